@@ -1,0 +1,54 @@
+"""Reward functions for TRL trainers, scoring YAML traces with trace_solver.
+
+Each is a plain function ``f(completions, **kwargs) -> list[float]`` usable in GRPOTrainer/RLOOTrainer or as a dotted
+path in ``trl rloo --reward_funcs rewards.trace_reward``; TRL logs each as ``rewards/<name>/mean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rewards.trace import (
+    RewardFunc,
+    RewardTiers,
+    Score,
+    completion_text,
+    correctness_reward,
+    expert_reward,
+    make_trace_reward,
+    parse_reward,
+    score_completion,
+    trace_reward,
+)
+
+REWARD_FUNCS: dict[str, RewardFunc] = {
+    "trace": trace_reward,
+    "parse": parse_reward,
+    "expert": expert_reward,
+    "correctness": correctness_reward,
+}
+
+
+def get_reward_funcs(names: Iterable[str], tiers: RewardTiers | None = None) -> list[RewardFunc]:
+    """Map the names a recipe YAML lists (``reward_funcs: [trace, parse]``) to functions."""
+    funcs = []
+    for name in names:
+        if name not in REWARD_FUNCS:
+            raise ValueError(f"unknown reward function {name!r}; known: {', '.join(REWARD_FUNCS)}")
+        funcs.append(make_trace_reward(tiers) if name == "trace" and tiers is not None else REWARD_FUNCS[name])
+    return funcs
+
+
+__all__ = [
+    "REWARD_FUNCS",
+    "RewardTiers",
+    "Score",
+    "completion_text",
+    "correctness_reward",
+    "expert_reward",
+    "get_reward_funcs",
+    "make_trace_reward",
+    "parse_reward",
+    "score_completion",
+    "trace_reward",
+]
