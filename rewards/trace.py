@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from trace_solver import Outcome, Status, answers_match, execute
+from trace_solver import Outcome, answers_match, execute
+from trace_solver.limits import MAX_TRACE_CHARS
 
 Completion = str | list[dict[str, Any]] | dict[str, Any]
 RewardFunc = Callable[..., list[float]]
@@ -69,20 +70,26 @@ def completion_text(completion: Completion) -> str:
     return ""
 
 
-@lru_cache(maxsize=16_384)
 def _execute_text(text: str) -> Outcome:
-    # TRL calls every reward function on the same completions: execute each text once.
+    # TRL calls every reward function on the same completions: execute each text once. Only texts of a plausible size
+    # are cached, so hostile megabyte completions cannot pile up in memory (the cache holds at most ~32 MB of text).
+    return _execute_cached(text) if len(text) <= MAX_TRACE_CHARS else execute(text)
+
+
+@lru_cache(maxsize=2_048)
+def _execute_cached(text: str) -> Outcome:
     return execute(text)
+
+
+_execute_text.cache_clear = _execute_cached.cache_clear  # type: ignore[attr-defined]
 
 
 def score_completion(completion: Completion, answer: Any, expert: str | None = None) -> Score:
     """Score one completion against its gold answer and (optional) gold expert. Never raises."""
     outcome = _execute_text(completion_text(completion))
     parsed = outcome.parsed
-    if expert is None:
-        expert_right = outcome.status not in (Status.PARSE_ERROR, Status.NOT_A_TRACE, Status.UNKNOWN_EXPERT)
-    else:
-        expert_right = parsed and outcome.expert == expert
+    # outcome.expert is set only when the document names a registered expert.
+    expert_right = outcome.expert is not None if expert is None else outcome.expert == expert
     executes = outcome.ok
     answer_right = executes and answer is not None and answers_match(outcome.value, answer)
     return Score(outcome, parsed, expert_right, executes, answer_right)

@@ -14,7 +14,7 @@ from trace_solver.numbers import NumberError, parse_number
 from trace_solver.outcome import Outcome, Status, TraceError
 from trace_solver.steps import OPS, STEP_KINDS, StepFailure, StepKind
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z, not $: "a\n" is not a name
 _DOCUMENT_KEYS = ("expert", "trace")
 
 
@@ -117,6 +117,9 @@ def _step_params(step: Any, index: int) -> tuple[StepKind, dict[Any, Any]]:
     return kind, {kind.primary: body, **rest}
 
 
+_FIELD_NAMES: dict[str, set[str]] = {}  # step kind -> its field names, filled on first use (experts register kinds)
+
+
 def _validate_steps(expert_name: str, steps: list[Any]) -> tuple[list[StepKind], list[dict[str, Any]]]:
     """Check every step statically (names, types, order) before anything runs."""
     expert = get_expert(expert_name)
@@ -131,7 +134,7 @@ def _validate_steps(expert_name: str, steps: list[Any]) -> tuple[list[StepKind],
             raise _schema(
                 "step_not_allowed", f"{kind.name} is not allowed for {expert_name} (allowed: {allowed})", index
             )
-        known = {field.name for field in kind.fields}
+        known = _FIELD_NAMES.get(kind.name) or _FIELD_NAMES.setdefault(kind.name, {f.name for f in kind.fields})
         for key in raw:
             if key not in known:
                 hint = " (a number with a comma inside {...}? write 1000, not 1,000)" if str(key).isdigit() else ""
@@ -156,7 +159,7 @@ def _validate_steps(expert_name: str, steps: list[Any]) -> tuple[list[StepKind],
 
 
 def _check_name(kind: str, field: str, raw: Any, index: int) -> str:
-    if not isinstance(raw, str) or not _NAME.match(raw) or len(raw) > MAX_NAME_CHARS:
+    if not isinstance(raw, str) or len(raw) > MAX_NAME_CHARS or not _NAME.match(raw):
         shown = str(raw)[:40]
         raise _schema("bad_name", f"{kind}.{field}: {shown!r} is not a variable name (letters, digits, _)", index)
     if is_reserved_name(raw):

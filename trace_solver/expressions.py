@@ -48,51 +48,63 @@ _BINARY = {ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow}
 _UNARY = {ast.USub, ast.UAdd}
 
 
-@lru_cache(maxsize=4096)
-def compile_expression(text: str) -> tuple[ast.expr, frozenset[str]]:
+def compile_expression(text: object) -> tuple[ast.expr, frozenset[str]]:
     """Parse and check a formula once; return its AST and the variable names it reads."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("expression must be a non-empty string")
+    return _compile(text)
+
+
+@lru_cache(maxsize=4096)
+def _compile(text: str) -> tuple[ast.expr, frozenset[str]]:
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"expression is {len(text)} characters; the limit is {MAX_EXPRESSION_CHARS}")
+    if not text.isascii():  # Python folds unicode names (NFKC: 'ｂａｓｅ' is 'base'); variable names are ASCII
+        raise ExpressionError(f"expression {text[:60]!r} has non-ASCII characters")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExpressionError(f"cannot parse expression {text[:60]!r}") from None
     names: set[str] = set()
-    count = 0
-    for node in ast.walk(tree):
-        count += 1
-        if count > MAX_EXPRESSION_NODES:
-            raise ExpressionError(f"expression has more than {MAX_EXPRESSION_NODES} parts")
-        _check_node(node, names)
+    _check(tree, names, [0])
     return tree, frozenset(names)
 
 
-def _check_node(node: ast.AST, names: set[str]) -> None:
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            raise ExpressionError(f"operator {type(node.op).__name__} is not allowed")
-    elif isinstance(node, ast.UnaryOp):
-        if type(node.op) not in _UNARY:
-            raise ExpressionError(f"operator {type(node.op).__name__} is not allowed")
-    elif isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"literal {node.value!r} is not a number")
-    elif isinstance(node, ast.Name):
-        if not isinstance(node.ctx, ast.Load):
-            raise ExpressionError("assignment is not allowed in an expression")
-        if node.id not in FUNCTIONS:
-            names.add(node.id)
-    elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            raise ExpressionError(f"only these functions are allowed: {', '.join(FUNCTIONS)}")
-        if node.keywords or not node.args:
-            raise ExpressionError(f"{node.func.id}() takes positional arguments only")
-    elif isinstance(node, ast.Tuple):
-        raise ExpressionError("a comma is not allowed in an expression (write 1000, not 1,000)")
-    elif not isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
-        raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
+def _check(node: ast.AST, names: set[str], count: list[int]) -> None:
+    """Walk the tree through allowed node types only (anything else is refused before its children are seen),
+    collecting variable names. `count` tallies nodes as ast.walk would (operators and contexts included)."""
+    count[0] += 2 if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Name)) else 1  # + its operator or context
+    if count[0] > MAX_EXPRESSION_NODES:
+        raise ExpressionError(f"expression has more than {MAX_EXPRESSION_NODES} parts")
+    match node:
+        case ast.Constant(value=value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ExpressionError(f"literal {value!r} is not a number")
+        case ast.Name(id=name, ctx=ctx):
+            if not isinstance(ctx, ast.Load):
+                raise ExpressionError("assignment is not allowed in an expression")
+            names.add(name)  # a bare function name ("abs + 1") is read as a variable, so it is undefined
+        case ast.BinOp(left=left, op=op, right=right):
+            if type(op) not in _BINARY:
+                raise ExpressionError(f"operator {type(op).__name__} is not allowed")
+            _check(left, names, count)
+            _check(right, names, count)
+        case ast.UnaryOp(op=op, operand=operand):
+            if type(op) not in _UNARY:
+                raise ExpressionError(f"operator {type(op).__name__} is not allowed")
+            _check(operand, names, count)
+        case ast.Call(func=func, args=args, keywords=keywords):
+            if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
+                raise ExpressionError(f"only these functions are allowed: {', '.join(FUNCTIONS)}")
+            if keywords or not args:
+                raise ExpressionError(f"{func.id}() takes positional arguments only")
+            count[0] += 2  # the function's Name and its context; the name itself is not a variable
+            for arg in args:
+                _check(arg, names, count)
+        case ast.Tuple():
+            raise ExpressionError("a comma is not allowed in an expression (write 1000, not 1,000)")
+        case _:
+            raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
 
 
 def evaluate_expression(text: str, variables: Mapping[str, Fraction]) -> Fraction:
@@ -130,8 +142,9 @@ def _evaluate(node: ast.expr, variables: Mapping[str, Fraction]) -> Fraction:
 
 
 def bounded(value: Fraction) -> Fraction:
+    """`value` as a Fraction inside the solver's limits, else EvaluationError("limit_exceeded")."""
     try:
-        return check_bounds(Fraction(value))
+        return check_bounds(value if type(value) is Fraction else Fraction(value))  # ints from floor(), min() ...
     except NumberError as exc:
         raise EvaluationError("limit_exceeded", str(exc)) from None
 

@@ -8,6 +8,10 @@ MAX_COMPLETION_CHARS = 65_536  # a completion longer than this is not read at al
 MAX_TRACE_CHARS = 16_384  # the YAML extracted from a completion
 MAX_YAML_DEPTH = 16  # nesting of mappings/sequences in the document
 MAX_YAML_NODES = 2_048  # scalars + collections in the document
+# YAML longer than this, or with more '[' + '{' than SCAN_ABOVE_BRACKETS, is checked event by event (stopping at the
+# first refusal) before it is composed: libyaml's cost grows with the square of flow nesting depth.
+SCAN_ABOVE_CHARS = 4_096
+SCAN_ABOVE_BRACKETS = 256
 MAX_STEPS = 64  # steps in a trace
 MAX_NAME_CHARS = 64  # variable names
 MAX_ARGS = 16  # operands of one compute step

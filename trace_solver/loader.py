@@ -9,9 +9,13 @@ Rules, in order (also in docs/trace-language.md):
    it. Otherwise the whole text is read.
 3. Loading uses libyaml's CSafeLoader when present (pure-Python SafeLoader otherwise) with YAML 1.1's implicit typing
    cut down to plain decimal numbers and null: ``no``/``on``/``yes`` stay strings, ``1:30`` is not sexagesimal,
-   ``012`` is not octal, dates stay strings. Numbers are read exactly as Fractions from their text.
+   ``012`` is not octal, dates stay strings. Numbers are read exactly as Fractions from their text. Only the tags
+   str, int, float, null, seq and map are constructed; any other (``!!python/...``, ``!!binary``, ``!!set``, local
+   ``!tags``) is refused as yaml_syntax.
 4. Anchors and aliases are refused; documents deeper than MAX_YAML_DEPTH or with more than MAX_YAML_NODES nodes are
-   refused before they are constructed.
+   refused before they are constructed. Duplicate keys in a mapping are refused (YAML would keep the last silently).
+   A document that is long, has many flow brackets or may hold an anchor is first scanned event by event, stopping at
+   the first refusal, so deep nesting (quadratic in libyaml) or a flood of nodes costs no more than the limit allows.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from typing import Any
 
 import yaml
 
-from trace_solver.limits import MAX_COMPLETION_CHARS, MAX_TRACE_CHARS, MAX_YAML_DEPTH, MAX_YAML_NODES
+from trace_solver.limits import (
+    MAX_COMPLETION_CHARS,
+    MAX_MAGNITUDE,
+    MAX_TRACE_CHARS,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    SCAN_ABOVE_BRACKETS,
+    SCAN_ABOVE_CHARS,
+)
 from trace_solver.numbers import NumberError, parse_number
 from trace_solver.outcome import Status, TraceError
 
@@ -33,30 +45,43 @@ _FLOAT = "tag:yaml.org,2002:float"
 _NULL = "tag:yaml.org,2002:null"
 
 
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_INT_TEXT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,17})\Z")
+_FLOAT_TEXT = re.compile(r"[-+]?(?:[0-9]{1,18}\.[0-9]{0,18}|\.[0-9]{1,18})(?:[eE][-+]?[0-9]{1,2})?\Z")
+_NULL_TEXT = frozenset({"", "~", "null", "Null", "NULL"})
+_NUMBER_START = frozenset("-+.0123456789")
+
+
 class TraceLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader with implicit typing limited to plain decimal numbers and null."""
+    """Safe loader with implicit typing limited to plain decimal numbers and null.
+
+    `resolve` replaces YAML 1.1's table of implicit resolvers (bool, octal, sexagesimal, timestamp, merge, ...) with
+    three rules; there are no path resolvers, so descending and ascending are no-ops (the composer calls them per node).
+    """
 
     yaml_implicit_resolvers: dict = {}
 
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:  # plain (unquoted, untagged) scalar
+                if value in _NULL_TEXT:
+                    return _NULL
+                if value[0] in _NUMBER_START:
+                    if _INT_TEXT.match(value):
+                        return _INT
+                    if _FLOAT_TEXT.match(value):
+                        return _FLOAT
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
 
-TraceLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$"), list("-+0123456789"))
-TraceLoader.add_implicit_resolver(
-    _FLOAT,
-    re.compile(r"^[-+]?(?:[0-9]{1,18}\.[0-9]{0,18}|\.[0-9]{1,18})(?:[eE][-+]?[0-9]{1,2})?$"),
-    list("-+.0123456789"),
-)
-TraceLoader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
 
+    def ascend_resolver(self) -> None:
+        pass
 
-def _construct_number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Fraction:
-    try:
-        return parse_number(node.value)
-    except NumberError as exc:  # reached only through explicit !!int / !!float tags
-        raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
-
-
-TraceLoader.add_constructor(_INT, _construct_number)
-TraceLoader.add_constructor(_FLOAT, _construct_number)
 
 _FENCE = re.compile(r"```[ \t]*(?:ya?ml|YA?ML)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _TRACE_START = re.compile(r"^(?:expert|trace)[ \t]*:", re.MULTILINE)
@@ -67,6 +92,7 @@ _MAYBE_ANCHOR = re.compile(r"[&*][^\s,\[\]{}]")
 
 def extract_yaml(completion: str) -> str:
     """Return the YAML part of a completion (see the module docstring for the rules)."""
+    completion = completion.removeprefix("\ufeff")  # a byte-order mark would hide an opening 'expert:' line
     fence = _FENCE.search(completion)
     if fence:
         return fence.group(1)
@@ -82,31 +108,90 @@ def extract_yaml(completion: str) -> str:
     return "\n".join(kept)
 
 
-def _check_nodes(root: yaml.Node) -> None:
-    """Refuse aliases (a node reached twice), deep nesting and oversized documents before construction."""
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if id(node) in seen:
-            raise TraceError(Status.PARSE_ERROR, "yaml_alias", "YAML anchors and aliases are not allowed")
-        seen.add(id(node))
-        if len(seen) > MAX_YAML_NODES:
-            raise TraceError(Status.PARSE_ERROR, "too_large", f"document has more than {MAX_YAML_NODES} YAML nodes")
+_PLAIN_INT = re.compile(r"[-+]?[0-9]+\Z")
+
+
+def _refuse(code: str, message: str) -> TraceError:
+    return TraceError(Status.PARSE_ERROR, code, message)
+
+
+def _tag_error(node: yaml.Node, problem: str) -> TraceError:
+    mark = node.start_mark
+    return _refuse("yaml_syntax", f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}")
+
+
+def _number(node: yaml.ScalarNode) -> Fraction:
+    text = node.value
+    if _PLAIN_INT.match(text) and len(text) <= 17:  # the common case, without parse_number's general path
+        value = int(text)
+        if -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            return Fraction(value)
+    try:
+        return parse_number(text)
+    except NumberError:  # past the limits, or an explicit !!int / !!float tag on text such as 0x1F: left as text, so
+        return text  # the executor reports it as bad_number at its step
+
+
+class _Builder:
+    """Construct a document from its node graph, refusing on the way (one pass, before any object is built for a
+    refused part): aliases (a node reached twice), tags other than str/int/float/null/seq/map, unhashable or duplicate
+    keys, nesting deeper than MAX_YAML_DEPTH and more than MAX_YAML_NODES nodes. (Anchors and aliases are refused
+    before composing, see load_yaml; a collection reached twice is refused here as well.)"""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.seen: set[int] = set()
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            raise _refuse("too_large", f"document has more than {MAX_YAML_NODES} YAML nodes")
         if depth > MAX_YAML_DEPTH:
-            raise TraceError(Status.PARSE_ERROR, "too_deep", f"document nests deeper than {MAX_YAML_DEPTH} levels")
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.append((key, depth + 1))
-                stack.append((value, depth + 1))
+            raise _refuse("too_deep", f"document nests deeper than {MAX_YAML_DEPTH} levels")
+        kind, tag = node.__class__, node.tag
+        if kind is yaml.ScalarNode:
+            if tag == _STR:
+                return node.value
+            if tag == _INT or tag == _FLOAT:
+                return _number(node)
+            if tag == _NULL:
+                return None
+            raise _tag_error(node, f"the tag {tag[:60]!r} is not allowed")
+        if id(node) in self.seen:  # an alias to a collection: the alias bomb's building block
+            raise _refuse("yaml_alias", "YAML anchors and aliases are not allowed")
+        self.seen.add(id(node))
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            return [self.build(child, depth + 1) for child in node.value]
+        if kind is yaml.MappingNode and tag == _MAP:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, depth + 1)
+                if isinstance(key, (list, dict)):
+                    raise _tag_error(key_node, "a mapping key must be a scalar")
+                if key in mapping:
+                    line = key_node.start_mark.line + 1
+                    raise _refuse("duplicate_key", f"duplicate key {str(key)[:40]!r} at line {line}")
+                mapping[key] = self.build(value_node, depth + 1)
+            return mapping
+        raise _tag_error(node, f"the tag {tag[:60]!r} is not allowed")
 
 
-def _refuse_anchors(text: str) -> None:
+def _scan_events(text: str) -> None:
+    """Refuse anchors, aliases, deep nesting and too many nodes from the event stream, stopping at the first refusal."""
+    depth = nodes = 0
     for event in yaml.parse(text, Loader=TraceLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise TraceError(Status.PARSE_ERROR, "yaml_alias", "YAML anchors and aliases are not allowed")
+            raise _refuse("yaml_alias", "YAML anchors and aliases are not allowed")
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_YAML_NODES:
+                raise _refuse("too_large", f"document has more than {MAX_YAML_NODES} YAML nodes")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise _refuse("too_deep", f"document nests deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load_yaml(text: str) -> Any:
@@ -116,17 +201,19 @@ def load_yaml(text: str) -> Any:
             Status.PARSE_ERROR, "too_large", f"YAML is {len(text)} characters; the limit is {MAX_TRACE_CHARS}"
         )
     try:
-        if _MAYBE_ANCHOR.search(text):  # rare: pay for an event-level scan only when an anchor could be present
-            _refuse_anchors(text)
+        # Rare: pay for an event-level scan only when the document is long, bracket-heavy or may hold an anchor.
+        if (
+            len(text) > SCAN_ABOVE_CHARS
+            or text.count("[") + text.count("{") > SCAN_ABOVE_BRACKETS
+            or _MAYBE_ANCHOR.search(text)
+        ):
+            _scan_events(text)
         loader = TraceLoader(text)
         try:
             root = loader.get_single_node()
-            if root is None:
-                return None
-            _check_nodes(root)
-            return loader.construct_document(root)
         finally:
             loader.dispose()
+        return None if root is None else _Builder().build(root, 1)
     except TraceError:
         raise
     except yaml.YAMLError as exc:

@@ -22,16 +22,17 @@ _DECIMAL = re.compile(
     r"""^(?P<sign>[-+]?)[$€£]?(?P<sign2>[-+]?)
         (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)
         (?:[eE](?P<exp>[-+]?\d{1,3}))?%?$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # ASCII: \d would also match other scripts' digits ("١٢"), which int() reads
 )
-_RATIO = re.compile(r"^(?P<num>[-+]?\d+)\s*/\s*(?P<den>\d+)$")
+_RATIO = re.compile(r"^(?P<num>[-+]?\d+)\s*/\s*(?P<den>\d+)$", re.ASCII)
 # Thousands separators inside running text: 80,000 and $1,200.50, but not lists like 1,2,3.
-_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?!\d|,\d)")
 
 
 def check_bounds(value: Fraction) -> Fraction:
     """Return `value` if it is inside the solver's magnitude and precision limits, else raise NumberError."""
-    if abs(value) > MAX_MAGNITUDE:
+    # On the integers (|n/d| > M  <=>  |n| > M*d for d > 0): this runs for every number the solver holds.
+    if abs(value.numerator) > MAX_MAGNITUDE * value.denominator:
         raise NumberError(f"magnitude {format_number(value)[:20]}... exceeds the limit {MAX_MAGNITUDE:.0e}")
     if value.denominator > MAX_DENOMINATOR:
         raise NumberError(f"precision exceeds the limit (denominator above {MAX_DENOMINATOR:.0e})")

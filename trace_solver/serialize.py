@@ -9,7 +9,7 @@ from typing import Any
 
 from trace_solver.numbers import format_number
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _YAML_WORDS = {"null", "Null", "NULL", "true", "false", "True", "False", "TRUE", "FALSE", "~"}
 
 
