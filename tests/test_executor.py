@@ -314,3 +314,22 @@ def test_dump_trace_round_trips_yaml_words(name):
     """Names YAML could misread survive dump_trace and execute."""
     doc = {"expert": "arithmetic", "trace": [{"init": name, "value": Fraction(1, 3)}, {"query": name}]}
     assert execute(dump_trace(doc)).value == Fraction(1, 3)
+
+
+def test_transfer_of_a_whole_holding_moves_its_value_before_it_changes():
+    """transfer {amount: from} moves the amount the source held, not the emptied value."""
+    text = (
+        "expert: entity_track\ntrace:\n- {init: a, value: 5}\n- {init: b, value: 1}\n"
+        "- transfer: {from: a, to: b, amount: a}\n- {query: b}"
+    )
+    assert execute(text).value == 6
+
+
+def test_transfer_past_the_magnitude_limit_is_an_execution_error():
+    """A transfer that pushes the receiver past MAX_MAGNITUDE ends in limit_exceeded."""
+    text = (
+        "expert: entity_track\ntrace:\n- {init: a, value: 900000000000000}\n- {init: b, value: 900000000000000}\n"
+        "- transfer: {from: a, to: b, amount: a}\n- {query: b}"
+    )
+    outcome = execute(text)
+    assert (outcome.status, outcome.code, outcome.step) == (Status.EXECUTION_ERROR, "limit_exceeded", 2)

@@ -19,6 +19,7 @@ from trace_solver.experts._phrasing import (
     say,
 )
 from trace_solver.experts.base import Example, Expert
+from trace_solver.expressions import bounded
 from trace_solver.steps import Env, Field, Params, StepFailure, StepKind, register_step, value_of
 
 
@@ -32,8 +33,9 @@ def _take(env: Env, source: str, amount_operand: object) -> None:
 
 
 def _run_transfer(params: Params, env: Env) -> None:
-    _take(env, params["from"], params["amount"])  # type: ignore[arg-type]
-    env[params["to"]] += value_of(params["amount"], env)  # type: ignore[arg-type, index]
+    amount = value_of(params["amount"], env)  # type: ignore[arg-type]  # read before `from` changes (amount: from)
+    _take(env, params["from"], amount)  # type: ignore[arg-type]
+    env[params["to"]] = bounded(env[params["to"]] + amount)  # type: ignore[index]
 
 
 def _run_consume(params: Params, env: Env) -> None:
