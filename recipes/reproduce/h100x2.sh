@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The GPU runs behind docs/results.md: one host with 2 H100s, independent runs side by side (one per GPU).
+#
+#   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
+#   bash recipes/reproduce/h100x2.sh MODEL .gpu_data RESULTS_DIR        # MODEL: the SmolLM2 .gguf, a folder or a hub id
+#
+# GPU 0: the seed pipeline (SFT 250 examples at 3e-4 -> eval -> 20 RLOO iterations -> eval, GSM-8K dev), then the
+#        SFT throughput of a TinyLlama-shaped model.
+# GPU 1: the generation benchmark (embedded model, eager vs the project's path), the learning-rate sweep, held-out templates, and the seed's next steps (1,000 examples, 1-8 operation
+#        chains, GSM-8K converted traces in the mix), each evaluated on the synthetic set and the GSM-8K dev split.
+# Every finished stage refreshes RESULTS_DIR/runs.tar.gz (reports, logs, trainer states; no weights).
+set -uo pipefail
+model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}")
+runs=${RUNS_DIR:-/tmp/trace-recipe-runs}
+mkdir -p "$results" "$runs"
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+start=$(date +%s)
+
+snapshot() {
+  local tmp="$results/.runs.$BASHPID.tmp"
+  tar czf "$tmp" -C "$runs" --exclude='*.safetensors' --exclude='checkpoint-*' \
+    --exclude='*.bin' --exclude='*.pt' --exclude='*.jsonl' . && mv "$tmp" "$results/runs.tar.gz"
+}
+stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$runs/timeline.txt"; }
+
+# Convert the model once, before two processes could race to do it.
+model=$(python3 -c "import sys; sys.path.insert(0, 'recipes')
+from trace_recipe.model import resolve_model_path; print(resolve_model_path(sys.argv[1]))" "$model_src" | tail -n 1)
+stamp "model ready: $model"
+
+sft() {  # gpu name train_file learning_rate [flags...]
+  local gpu=$1 name=$2 train=$3 lr=$4; shift 4
+  stamp "sft $name start (gpu $gpu)"
+  CUDA_VISIBLE_DEVICES=$gpu python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
+    --model_name_or_path "$model" --dataset_path "$train" --eval_dataset_path "$data/seed_eval.jsonl" \
+    --learning_rate "$lr" --output_dir "$runs/$name" --save_strategy no --per_device_eval_batch_size 256 \
+    "$@" > "$runs/$name.log" 2>&1
+  stamp "sft $name done (rc $?)"
+}
+evaluate() {  # gpu model_dir dataset_file report_name [flags...]
+  local gpu=$1 dir=$2 file=$3 name=$4; shift 4
+  CUDA_VISIBLE_DEVICES=$gpu python3 recipes/evaluate.py --model_name_or_path "$runs/$dir" --dataset_path "$file" \
+    --output_dir "$runs/$dir" --name "$name" --batch_size 256 "$@" >> "$runs/$dir.eval.log" 2>&1
+  stamp "eval $dir/$name done (rc $?)"
+}
+
+gpu0() {
+  sft 0 sft_lr3e-4 "$data/seed_train.jsonl" 3e-4; snapshot
+  stamp "rl start"
+  CUDA_VISIBLE_DEVICES=0 python3 recipes/rl.py --config recipes/SmolLM2-135M-Instruct/rl.yaml \
+    --model_name_or_path "$runs/sft_lr3e-4" --dataset_path "$data/seed_train.jsonl" \
+    --eval_dataset_path "$data/seed_eval.jsonl" --output_dir "$runs/rl" --save_strategy no \
+    --per_device_eval_batch_size 256 --max_completion_length 256 > "$runs/rl.log" 2>&1
+  stamp "rl done (rc $?)"; snapshot
+  evaluate 0 rl "$data/gsm8k_dev.jsonl" gsm8k_dev; snapshot
+  CUDA_VISIBLE_DEVICES=0 python3 benchmarks/sft_throughput.py --shape tinyllama --num_unfrozen_layers 6 \
+    --batch_size 16 --seq_len 512 --output_json "$runs/sft_throughput_tinyllama.json" \
+    > "$runs/sft_throughput_tinyllama.log" 2>&1
+  stamp "sft throughput done (rc $?)"; snapshot
+}
+
+gpu1() {
+  stamp "generation benchmark start"
+  CUDA_VISIBLE_DEVICES=1 python3 benchmarks/generation.py --model "$model" \
+    --dataset_path "$data/seed_eval.jsonl" --num_prompts 256 --batch_size 256 --max_new_tokens 256 \
+    --output_json "$runs/generation_benchmark.json" > "$runs/generation_benchmark.log" 2>&1
+  stamp "generation benchmark done (rc $?)"; snapshot
+  sft 1 sft_lr1e-4 "$data/seed_train.jsonl" 1e-4; snapshot
+  sft 1 sft_lr5e-4 "$data/seed_train.jsonl" 5e-4; snapshot
+  sft 1 sft_heldout_templates "$data/ho_train.jsonl" 3e-4 --eval_dataset_path "$data/ho_eval.jsonl"; snapshot
+  sft 1 sft_1000 "$data/train1000.jsonl" 3e-4; snapshot
+  sft 1 sft_mix_gsm8k "$data/mix_gsm8k.jsonl" 3e-4 --per_device_train_batch_size 16
+  evaluate 1 sft_mix_gsm8k "$data/gsm8k_dev.jsonl" gsm8k_dev --self_consistency 8; snapshot
+  sft 1 sft_1000_long "$data/train1000_long.jsonl" 3e-4
+  evaluate 1 sft_1000_long "$data/long_eval.jsonl" long_eval; snapshot
+  evaluate 1 sft_mix_gsm8k "$data/long_eval.jsonl" long_eval; snapshot
+  sft 1 sft_lr1e-3 "$data/seed_train.jsonl" 1e-3; snapshot
+}
+
+gpu0 & gpu1 & wait
+stamp "all done"; snapshot

@@ -1,0 +1,77 @@
+"""Supervised fine-tuning: teach a small chat model to answer word problems with YAML traces.
+
+    accelerate launch --config_file accelerate_configs/single_gpu.yaml recipes/sft.py \\
+        --config recipes/SmolLM2-135M-Instruct/sft.yaml
+
+Any flag overrides the YAML (`--learning_rate 1e-4 --output_dir runs/x`). `python recipes/sft.py ...` runs one
+process; `accelerate launch --config_file accelerate_configs/ddp.yaml --num_processes 2 recipes/sft.py ...` runs
+data-parallel on 2 GPUs, or on 2 CPU processes (gloo) on a host without GPUs.
+Without `--model_name_or_path` the embedded SmolLM2-135M-Instruct is used; without `--dataset_path` 250 synthetic
+examples are generated. The loss covers the completion (the trace) only, TRL's default for prompt/completion data.
+"""
+
+from __future__ import annotations
+
+from transformers import set_seed
+from trl import ModelConfig, SFTTrainer, TrlParser, get_peft_config
+
+from trace_recipe import final_evaluation, prepare_model, report_trainable, resume_checkpoint, run_script, setup_logging
+from trace_recipe.configs import EMBEDDED_MODEL, SFTScriptArguments, TraceSFTConfig
+from trace_recipe.truncation import check_sft_lengths
+
+
+def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_args: ModelConfig) -> SFTTrainer:
+    # Seed, logging, checkpoint to resume from
+    set_seed(training_args.seed)
+    setup_logging(training_args)
+    checkpoint = resume_checkpoint(training_args)
+    log = training_args.distributed_state.print  # prints on the main process only
+
+    # Data: prompt = [system, user] messages, completion = [assistant] trace, plus answer/expert columns
+    train_dataset, eval_dataset = script_args.load_datasets(training_args.output_dir)
+    log(f"train examples: {len(train_dataset)}; final-evaluation examples: {len(eval_dataset or [])}")
+
+    # Model and tokenizer; all but the last layers and lm_head frozen before the trainer wraps the model
+    model, tokenizer = prepare_model(script_args, model_args, log=log)
+
+    # Truncation guard: TRL would cut long examples silently (the seed's 0%-correct failure)
+    if not training_args.packing:
+        check_sft_lengths(
+            train_dataset,
+            tokenizer,
+            training_args.max_length,
+            allow_truncation=script_args.allow_truncation,
+            log=log,
+        )
+
+    # Trainer
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    report_trainable(trainer.model, log=log)
+
+    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds the loss curve)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    trainer.save_model(training_args.output_dir)
+    log(f"model saved to {training_args.output_dir}")
+
+    # Evaluate on the held-out set (unless --do_final_eval false)
+    final_evaluation(trainer, tokenizer, eval_dataset, script_args, training_args)
+    return trainer
+
+
+def make_parser() -> TrlParser:
+    parser = TrlParser((SFTScriptArguments, TraceSFTConfig, ModelConfig))
+    parser.set_defaults(model_name_or_path=EMBEDDED_MODEL)
+    return parser
+
+
+if __name__ == "__main__":
+    run_script(main, make_parser())

@@ -1,0 +1,128 @@
+"""Training and evaluation glue shared by `recipes/sft.py`, `recipes/rl.py` and `recipes/evaluate.py`.
+
+Modules: `configs` (script arguments, device-aware trainer configs), `model` (hub id / folder / GGUF / embedded
+model), `freezing` (last layers + lm_head trainable), `truncation` (length guard), `data`, `evaluation`,
+`generation`. This file holds the few steps both training scripts run the same way; heavy imports stay inside the
+functions so that importing `trace_recipe.data` stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments
+    from trl import ModelConfig
+
+    from trace_recipe.configs import TraceScriptArguments
+
+logger = logging.getLogger("trace_recipe")
+
+
+class RecipeError(RuntimeError):
+    """An expected failure (bad model, truncated data, nothing to train) whose message is one line naming the fix."""
+
+
+def setup_logging(training_args: TrainingArguments) -> None:
+    """Route Python, transformers and datasets logging to stderr at the trainer's log level (main process)."""
+    import datasets
+    import transformers
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[logging.StreamHandler()])
+    level = training_args.get_process_log_level()
+    logger.setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def resume_checkpoint(training_args: TrainingArguments) -> str | None:
+    """The checkpoint to resume from: `--resume_from_checkpoint PATH`, or `true`/`last` for the newest in output_dir.
+
+    A checkpoint found without the flag is only reported: resuming silently from a stale run would surprise.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    value = training_args.resume_from_checkpoint
+    last = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+    if value is None or str(value).lower() in ("false", "no", "none", ""):
+        if last is not None:
+            logger.warning("found %s: pass --resume_from_checkpoint true to resume from it", last)
+        return None
+    if str(value).lower() in ("true", "yes", "last"):
+        if last is None:
+            raise RecipeError(f"--resume_from_checkpoint: no checkpoint-* folder in {training_args.output_dir}")
+        return last
+    if not os.path.isdir(value):
+        raise RecipeError(f"--resume_from_checkpoint: {value} is not a folder")
+    return value
+
+
+def prepare_model(
+    script_args: TraceScriptArguments, model_args: ModelConfig, log: Any = print
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Resolve and load the model and tokenizer, then freeze all but the last layers (unless LoRA is used).
+
+    `model_args.model_name_or_path` is replaced by the resolved folder, so everything after (RLOO's reference
+    model, the saved config) points at real files rather than at `embedded:` or a `.gguf`.
+    """
+    from trace_recipe.freezing import freeze_all_but_last_layers
+    from trace_recipe.model import load_model_and_tokenizer, resolve_model_path
+
+    path = resolve_model_path(model_args.model_name_or_path)
+    model_args.model_name_or_path = path
+    model, tokenizer = load_model_and_tokenizer(
+        path, dtype=model_args.dtype, attn_implementation=model_args.attn_implementation
+    )
+    if model_args.use_peft:
+        log("use_peft: LoRA adapters train and the base model stays frozen; num_unfrozen_layers is ignored")
+    else:
+        freeze_all_but_last_layers(
+            model,
+            script_args.num_unfrozen_layers,
+            train_lm_head=script_args.train_lm_head,
+            untie=script_args.untie_lm_head,
+        )
+    return model, tokenizer
+
+
+def report_trainable(model: PreTrainedModel, log: Any = print) -> None:
+    """Print the trainable-parameter table and refuse to go on when nothing would train."""
+    from trace_recipe.freezing import require_trainable, trainable_table
+
+    log(trainable_table(model))
+    require_trainable(model)
+
+
+def final_evaluation(
+    trainer: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    eval_dataset: Any,
+    script_args: TraceScriptArguments,
+    training_args: TrainingArguments,
+) -> dict[str, Any] | None:
+    """Evaluate the trained model on the held-out set (every rank takes part; reports go to output_dir)."""
+    if eval_dataset is None:
+        return None
+    from trace_recipe.evaluation import run_evaluation  # lazy: pulls in generation and plotting
+
+    return run_evaluation(
+        trainer.accelerator.unwrap_model(trainer.model),
+        tokenizer,
+        eval_dataset,
+        output_dir=training_args.output_dir,
+        batch_size=training_args.per_device_eval_batch_size,
+        max_new_tokens=script_args.eval_max_new_tokens,
+    )
+
+
+def run_script(main: Any, parser: Any) -> None:
+    """Parse flags (over `--config` YAML defaults) and run `main`; an expected error exits with its one line."""
+    arguments = parser.parse_args_and_config()
+    try:
+        main(*arguments)
+    except RecipeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,181 @@
+"""Script arguments for `recipes/sft.py` and `recipes/rl.py`, and the trainer configs with device-aware defaults.
+
+`TrlParser((SFTScriptArguments, TraceSFTConfig, ModelConfig))` turns these into flags; `--config recipe.yaml`
+supplies defaults and flags override them. Field names must not collide across the three dataclasses, which is why
+the generator's step bounds are `min_trace_steps`/`max_trace_steps` (`max_steps` belongs to the trainer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trl import RLOOConfig, ScriptArguments, SFTConfig
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
+
+
+@dataclass
+class TraceScriptArguments(ScriptArguments):
+    """Where the training data comes from, which layers train, and what happens after training."""
+
+    dataset_path: str | None = field(
+        default=None,
+        metadata={"help": "JSONL from `trace-solver generate` or `convert-gsm8k`. If unset, examples are generated."},
+    )
+    num_train_examples: int = field(default=250, metadata={"help": "Synthetic examples generated when no path."})
+    generator_seed: int = field(default=0, metadata={"help": "Seed of the synthetic generator (training set)."})
+    min_trace_steps: int = field(default=1, metadata={"help": "Fewest operation steps in a generated trace."})
+    max_trace_steps: int = field(default=3, metadata={"help": "Most operation steps in a generated trace."})
+    experts: list[str] | None = field(default=None, metadata={"help": "Experts to generate for (default: all)."})
+    num_unfrozen_layers: int = field(
+        default=6, metadata={"help": "Last decoder layers left trainable; the rest of the model is frozen."}
+    )
+    train_lm_head: bool = field(default=True, metadata={"help": "Train lm_head."})
+    untie_lm_head: bool = field(
+        default=True,
+        metadata={"help": "Give a tied lm_head its own copy; false trains the shared input embeddings with it."},
+    )
+    allow_truncation: bool = field(
+        default=False, metadata={"help": "Train even if some examples exceed max_length (TRL truncates silently)."}
+    )
+    do_final_eval: bool = field(default=True, metadata={"help": "Evaluate the trained model at the end."})
+    eval_dataset_path: str | None = field(
+        default=None, metadata={"help": "JSONL for the final evaluation. If unset, a held-out set is generated."}
+    )
+    num_eval_examples: int = field(default=248, metadata={"help": "Size of the generated final-evaluation set."})
+    eval_max_new_tokens: int = field(default=512, metadata={"help": "Token budget of one evaluation trace."})
+
+    def load_datasets(self, output_dir: str) -> tuple[Dataset, Dataset | None]:
+        """The training set and, with `do_final_eval`, the evaluation set, both loaded before any training.
+
+        Generated sets come from `generate_splits` (the evaluation set never repeats a training question) and are
+        kept as `<output_dir>/{train,eval}.jsonl`; the same seed gives the same sets in SFT and RL.
+        """
+        train_path, eval_path = self.dataset_path, self.eval_dataset_path
+        if train_path is None or (eval_path is None and self.do_final_eval):
+            generated = _generate_splits(self, output_dir)
+            train_path, eval_path = train_path or generated[0], eval_path or generated[1]
+        train = _load_trace_dataset(train_path)
+        evaluation = _load_trace_dataset(eval_path) if self.do_final_eval else None
+        return train, evaluation
+
+
+@dataclass
+class SFTScriptArguments(TraceScriptArguments):
+    """Arguments of `recipes/sft.py` beyond TRL's `SFTConfig` and `ModelConfig`."""
+
+
+@dataclass
+class RLScriptArguments(TraceScriptArguments):
+    """Arguments of `recipes/rl.py`: the SFT data options plus the rewards."""
+
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["trace"],
+        metadata={"help": "Reward names resolved by `rewards.get_reward_funcs` (e.g. trace parse expert correctness)."},
+    )
+
+
+def fill_device_defaults(config: Any) -> None:
+    """Fill `use_cpu`, `bf16` and gradient checkpointing when left unset: bf16 and checkpointing on for a CUDA GPU,
+    off on CPU; `use_cpu` on when the host has no accelerator.
+
+    TRL turns both on everywhere; on CPU bf16 fails without `use_cpu` and checkpointing only costs time. Values the
+    user set (flag or YAML) are kept: the fields default to None so that "unset" can be told apart.
+    """
+    import torch
+
+    has_accelerator = torch.cuda.is_available() or torch.backends.mps.is_available() or torch.xpu.is_available()
+    if not has_accelerator:
+        # Without use_cpu, ranks started by `accelerate launch`/torchrun on a CPU-only host do not join a gloo group
+        # and each trains alone; with it they form MULTI_CPU data parallelism.
+        config.use_cpu = True
+    on_gpu = torch.cuda.is_available() and not config.use_cpu
+    if config.ddp_find_unused_parameters is None:
+        # Frozen parameters are outside DDP's reducer and every trainable one is used, so skip the extra graph walk
+        config.ddp_find_unused_parameters = False
+    if config.bf16 is None:
+        config.bf16 = on_gpu and not config.fp16 and torch.cuda.is_bf16_supported()
+    # transformers >= 5.18 renamed gradient_checkpointing to activation_checkpointing (the old name mirrors the new).
+    new_name = "activation_checkpointing" if hasattr(config, "activation_checkpointing") else None
+    explicit = config.gradient_checkpointing
+    if explicit is None and new_name is not None:
+        explicit = getattr(config, new_name)
+    value = on_gpu if explicit is None else explicit
+    if new_name is not None:
+        setattr(config, new_name, value)
+        config.gradient_checkpointing = None  # avoids the deprecation warning; __post_init__ mirrors the new name
+    else:
+        config.gradient_checkpointing = value
+
+
+_BF16_HELP = "bf16 mixed precision. Default: on for a CUDA GPU, off on CPU."
+_CHECKPOINTING_HELP = "Gradient checkpointing. Default: on for a CUDA GPU, off on CPU."
+
+
+@dataclass
+class TraceSFTConfig(SFTConfig):
+    """TRL's `SFTConfig` with device-aware `bf16`/checkpointing defaults."""
+
+    bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
+    gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
+
+    def __post_init__(self) -> None:
+        fill_device_defaults(self)
+        super().__post_init__()
+
+
+@dataclass
+class TraceRLOOConfig(RLOOConfig):
+    """TRL's `RLOOConfig` with device-aware defaults and 8 generations per prompt.
+
+    The graduated trace reward has few tiers, so with TRL's 2 generations both samples often tie and the prompt
+    gets zero advantage (`frac_reward_zero_std` in the logs shows how often).
+    """
+
+    bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
+    gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
+    num_generations: int | None = field(default=8, metadata={"help": "Completions sampled per prompt."})
+
+    def __post_init__(self) -> None:
+        fill_device_defaults(self)
+        super().__post_init__()
+
+
+def _generate_splits(args: TraceScriptArguments, output_dir: str) -> tuple[str, str]:
+    """Generate train/eval JSONL files into `output_dir` (main process only, atomic writes; other ranks wait)."""
+    import json
+    import os
+
+    from accelerate import PartialState
+
+    paths = (os.path.join(output_dir, "train.jsonl"), os.path.join(output_dir, "eval.jsonl"))
+    state = PartialState()
+    with state.main_process_first():
+        if state.is_main_process:
+            from trace_solver.generate import generate_splits  # lazy: only needed without dataset paths
+
+            splits = generate_splits(
+                args.num_train_examples,
+                args.num_eval_examples,
+                args.generator_seed,
+                experts=args.experts,
+                min_steps=args.min_trace_steps,
+                max_steps=args.max_trace_steps,
+            )
+            os.makedirs(output_dir, exist_ok=True)
+            for path, rows in zip(paths, splits, strict=True):
+                tmp = f"{path}.tmp-{os.getpid()}"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.writelines(json.dumps(row) + "\n" for row in rows)
+                os.replace(tmp, path)
+    return paths
+
+
+def _load_trace_dataset(path: str) -> Dataset:
+    from trace_recipe.data import load_trace_dataset  # lazy: owned by the data part, imports datasets
+
+    return load_trace_dataset(path)

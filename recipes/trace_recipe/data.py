@@ -1,0 +1,141 @@
+"""Datasets for training and evaluation, in TRL's conversational prompt/completion form.
+
+    load_trace_dataset("data/train.jsonl")       # generate/convert-gsm8k JSONL -> prompt, completion, answer, expert
+    rows_to_dataset(generate_examples(250, 0))   # the same from rows in memory
+    load_gsm8k_eval("../shared/data/gsm8k/train.jsonl", split="dev")  # "... #### 18" -> prompt, answer, expert None
+
+`prompt` is ``trace_solver.build_messages(question)`` -- the one-line system prompt listing the experts, then the
+question normalised by ``trace_solver.normalize_question`` (the same function inference uses) -- and `completion` is
+the trace as the assistant turn. `answer` and `expert` are the columns TRL passes to the reward functions.
+
+Every trace row is checked before training sees it: the answer must be a number and the trace must execute to it
+under its expert. A bad row stops loading with one line naming the file and line, because a wrong example teaches
+the model a wrong trace silently.
+
+Files are read line by line here rather than with ``datasets.load_dataset("json")`` so that every error can name its
+line; the files are small (thousands of rows), and the rows become a Dataset with ``Dataset.from_list``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trace_solver import NumberError, answers_match, build_messages, execute, format_number, parse_number
+from trace_solver.gsm8k import ConversionSkip, gold_answer, split_bounds
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+COLUMNS = ("prompt", "completion", "answer", "expert")
+
+
+class DataError(ValueError):
+    """A dataset row is unusable; the message is one line naming where it is and what is wrong."""
+
+
+def load_trace_dataset(path: str) -> Dataset:
+    """A `generate`/`convert-gsm8k` JSONL as prompt/completion/answer/expert rows (raises DataError on a bad row)."""
+    return _to_dataset(trace_example(row, where) for where, row in _read_jsonl(path))
+
+
+def rows_to_dataset(rows: Iterable[Mapping[str, Any]]) -> Dataset:
+    """Rows in the dataset line format (e.g. from `generate_examples`) as the same columns as `load_trace_dataset`."""
+    return _to_dataset(trace_example(row, f"row {index}") for index, row in enumerate(rows))
+
+
+def load_gsm8k_eval(path: str, split: str | None = None) -> Dataset:
+    """A GSM-8K-format JSONL ({question, answer: "... #### 18"}) as prompt/answer/expert rows for evaluation.
+
+    `answer` is the gold answer after ``####`` with thousands separators removed; `expert` is None (any expert may
+    solve it). `split="dev"` keeps only the last 500 lines (this project's GSM-8K dev split), `"train"` the rest.
+    """
+    rows = _read_jsonl(path)
+    if split is not None:
+        rows = rows[split_bounds(len(rows), split)]
+    return _to_dataset((gsm8k_example(row, where) for where, row in rows), completion=False)
+
+
+load_gsm8k_dataset = load_gsm8k_eval  # the name recipes/evaluate.py calls
+
+
+def trace_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One validated training example from a dataset line; raises DataError naming `where`."""
+    question, trace = _text_field(row, "question", where), _text_field(row, "trace", where)
+    answer = _answer(row.get("answer"), where)
+    outcome = execute(trace, extract=False)
+    if not outcome.ok:
+        raise DataError(f"{where}: trace does not execute ({outcome.code}: {outcome.message})")
+    if outcome.value is None or not answers_match(outcome.value, answer):
+        shown = "nothing" if outcome.value is None else format_number(outcome.value)
+        raise DataError(f"{where}: trace gives {shown}, answer is {answer}")
+    expert = row.get("expert")
+    if expert is not None and expert != outcome.expert:
+        raise DataError(f"{where}: expert {expert!r} but the trace says {outcome.expert!r}")
+    return {
+        "prompt": build_messages(question),
+        "completion": [{"role": "assistant", "content": trace}],
+        "answer": answer,
+        "expert": outcome.expert,
+    }
+
+
+def gsm8k_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One evaluation example from a GSM-8K line; raises DataError naming `where`."""
+    question, solution = _text_field(row, "question", where), _text_field(row, "answer", where)
+    try:
+        answer = gold_answer(solution)
+    except ConversionSkip as err:
+        raise DataError(f"{where}: {err}") from None
+    return {"prompt": build_messages(question), "answer": answer, "expert": None}
+
+
+def _read_jsonl(path: str) -> list[tuple[str, Any]]:
+    """(where, parsed object) for each non-blank line, `where` being "path:line"."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror})") from None
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        rows.append((where, row))
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def _text_field(row: Mapping[str, Any], key: str, where: str) -> str:
+    value = row.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: '{key}' must be a non-empty string")
+    return value
+
+
+def _answer(value: Any, where: str) -> str:
+    """The gold answer as a string; kept as written when it is one, since its decimals set the match tolerance."""
+    try:
+        number = parse_number(value)
+    except NumberError as err:
+        raise DataError(f"{where}: answer {str(value)[:40]!r} is not a number ({err})") from None
+    return value.strip() if isinstance(value, str) else format_number(number)
+
+
+def _to_dataset(examples: Iterable[dict[str, Any]], *, completion: bool = True) -> Dataset:
+    from datasets import Dataset  # lazy: keeps `import trace_recipe.data` cheap for the CLI and tests
+
+    rows = list(examples)
+    if not rows:
+        raise DataError("no rows")
+    columns = COLUMNS if completion else tuple(column for column in COLUMNS if column != "completion")
+    return Dataset.from_dict({column: [row[column] for row in rows] for column in columns})

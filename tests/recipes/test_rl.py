@@ -1,0 +1,111 @@
+"""RL recipe: RLOO for a couple of iterations on the tiny random Llama, with a spy around the real trace reward."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import NUM_LAYERS, RECORDS
+
+import rl
+from rewards import trace_reward
+from trace_recipe.truncation import TruncationError
+
+pytestmark = pytest.mark.slow
+
+
+class RewardSpy:
+    """Calls the real trace reward and records what RLOO passed to it."""
+
+    __name__ = "trace_reward"
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, completions, **kwargs):
+        self.calls.append({"completions": completions, **kwargs})
+        return trace_reward(completions, **kwargs)
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> RewardSpy:
+    spy = RewardSpy()
+    monkeypatch.setattr(rl, "reward_funcs_by_name", lambda names: [spy])
+    return spy
+
+
+def run_rl(model_dir: Path, output_dir: Path, *flags: str):
+    """Parse flags like the command line does and run the recipe's main()."""
+    args = [
+        "--model_name_or_path", str(model_dir),
+        "--output_dir", str(output_dir),
+        "--dataset_path", "rows.jsonl",
+        "--max_steps", "2",
+        "--per_device_train_batch_size", "4",
+        "--num_generations", "4",
+        "--max_completion_length", "64",
+        "--learning_rate", "1e-2",
+        "--logging_steps", "1",
+        "--save_strategy", "no",
+        "--report_to", "none",
+        "--num_unfrozen_layers", "2",
+        "--do_final_eval", "false",
+        "--disable_tqdm", "true",
+        *flags,
+    ]  # fmt: skip
+    return rl.main(*rl.make_parser().parse_args_and_config(args=args))
+
+
+def test_reward_gets_completions_answers_and_experts_of_the_same_prompts(tiny_model_dir, stub_data, spy, tmp_path):
+    """The reward sees each completion with the answer and expert of the question it was sampled for."""
+    run_rl(tiny_model_dir, tmp_path)
+    gold = {question: (answer, expert) for question, expert, _, answer in RECORDS}
+    assert spy.calls
+    for call in spy.calls:
+        assert len(call["completions"]) == len(call["answer"]) == len(call["expert"]) == len(call["prompts"]) == 4
+        assert all(c[0]["role"] == "assistant" for c in call["completions"])
+        for prompt, answer, expert in zip(call["prompts"], call["answer"], call["expert"], strict=True):
+            assert gold[prompt[-1]["content"]] == (answer, expert)
+
+
+def alternating_reward(completions, **kwargs):
+    """0, 1, 0, 1, ...: the random model scores 0 on the trace reward, which gives no advantage and no update."""
+    return [float(i % 2) for i in range(len(completions))]
+
+
+def test_rl_trains_only_the_unfrozen_layers(tiny_model_dir, stub_data, tmp_path, monkeypatch):
+    """RLOO leaves the frozen layers as they were and updates the last two layers; the loss stays finite."""
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setattr(rl, "reward_funcs_by_name", lambda names: [alternating_reward])
+    before = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    trainer = run_rl(tiny_model_dir, tmp_path, "--beta", "0.0")
+    after = trainer.model.state_dict()
+    for name, weight in after.items():
+        layer = re.search(r"layers\.(\d+)\.", name)
+        if layer and int(layer[1]) < NUM_LAYERS - 2 or "embed_tokens" in name:
+            assert torch.equal(weight, before[name]), name
+    assert not torch.equal(after["model.layers.3.mlp.down_proj.weight"], before["model.layers.3.mlp.down_proj.weight"])
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses and all(math.isfinite(loss) for loss in losses)
+
+
+def test_rl_logs_the_zero_std_fraction(tiny_model_dir, stub_data, spy, tmp_path):
+    """frac_reward_zero_std (groups whose samples all tie, hence no advantage) is in the training log."""
+    trainer = run_rl(tiny_model_dir, tmp_path, "--max_steps", "1")
+    assert any("frac_reward_zero_std" in entry for entry in trainer.state.log_history)
+
+
+def test_reference_traces_longer_than_max_completion_length_stop_rl(tiny_model_dir, stub_data, spy, tmp_path):
+    """A max_completion_length below the longest reference trace stops RL before training."""
+    with pytest.raises(TruncationError, match=r"16 of 16 reference traces exceed max_completion_length=16"):
+        run_rl(tiny_model_dir, tmp_path, "--max_completion_length", "16")
+
+
+def test_recipe_reward_names_resolve(tmp_path):
+    """The reward names the recipes list resolve to the functions in rewards/."""
+    funcs = rl.reward_funcs_by_name(["trace", "parse", "expert", "correctness"])
+    assert [f.__name__ for f in funcs] == ["trace_reward", "parse_reward", "expert_reward", "correctness_reward"]
