@@ -108,8 +108,11 @@ def final_evaluation(
         return None
     from trace_recipe.evaluation import run_evaluation  # lazy: pulls in generation and plotting
 
+    # Drop the mixed-precision forward wrapper: under bf16 autocast an fp32 model writes bf16 keys into an fp32
+    # static cache, and the fast generation backends fail (seen on an H100, 2026-11-25).
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     return run_evaluation(
-        trainer.accelerator.unwrap_model(trainer.model),
+        model,
         tokenizer,
         eval_dataset,
         output_dir=training_args.output_dir,
