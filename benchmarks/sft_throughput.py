@@ -24,11 +24,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
 
 SHAPES = {
     # TinyLlama/TinyLlama-1.1B-Chat-v1.0
-    "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-                      num_key_value_heads=4, vocab_size=32000),
+    "tinyllama": dict(
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=22,
+        num_attention_heads=32,
+        num_key_value_heads=4,
+        vocab_size=32000,
+    ),
     # HuggingFaceTB/SmolLM2-135M-Instruct
-    "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                         num_key_value_heads=3, vocab_size=49152, tie_word_embeddings=True),
+    "smollm2-135m": dict(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        vocab_size=49152,
+        tie_word_embeddings=True,
+    ),
 }
 
 
@@ -113,7 +126,10 @@ def main() -> None:
         dataloader_drop_last=True,
     )
     trainer = SFTTrainer(
-        model=model, args=training_args, train_dataset=dataset, processing_class=_placeholder_tokenizer(),
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        processing_class=_placeholder_tokenizer(),
         callbacks=[timer],
     )
     trainer.train()
