@@ -67,6 +67,7 @@ gpu1() {
   stamp "generation benchmark done (rc $?)"; snapshot
   sft 1 sft_lr1e-4 "$data/seed_train.jsonl" 1e-4; snapshot
   sft 1 sft_lr5e-4 "$data/seed_train.jsonl" 5e-4; snapshot
+  sft 1 sft_3epochs "$data/seed_train.jsonl" 3e-4 --num_train_epochs 3; snapshot  # 23% vs 0% after 1 epoch on CPU
   sft 1 sft_heldout_templates "$data/ho_train.jsonl" 3e-4 --eval_dataset_path "$data/ho_eval.jsonl"; snapshot
   sft 1 sft_1000 "$data/train1000.jsonl" 3e-4; snapshot
   sft 1 sft_mix_gsm8k "$data/mix_gsm8k.jsonl" 3e-4 --per_device_train_batch_size 16
