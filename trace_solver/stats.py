@@ -19,7 +19,7 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,21 +73,36 @@ def percentile(values: Sequence[int], q: float) -> int:
 
 def token_lengths(rows: Sequence[dict[str, Any]], tokenizer: Any) -> TokenLengths:
     """Token counts of each row rendered with the tokenizer's chat template, as the trainer tokenizes it."""
+    conversations = [
+        (build_messages(row["question"]), [{"role": "assistant", "content": row["trace"]}]) for row in rows
+    ]
+    return conversation_token_lengths(conversations, tokenizer)
+
+
+def conversation_token_lengths(
+    conversations: Iterable[tuple[list[dict[str, str]], list[dict[str, str]]]],
+    tokenizer: Any,
+    chat_template: str | None = None,
+) -> TokenLengths:
+    """Token counts of (prompt messages, completion messages) pairs, tokenized the way TRL's SFTTrainer does:
+    the chat template over the prompt with the generation prompt and over prompt + completion; the completion starts
+    where the two diverge."""
     prompt, completion, total = [], [], []
-    for row in rows:
-        messages = build_messages(row["question"])
-        prompt_ids = _chat_ids(tokenizer, messages, add_generation_prompt=True)
-        full_ids = _chat_ids(tokenizer, [*messages, {"role": "assistant", "content": row["trace"]}])
-        shared = _common_prefix(prompt_ids, full_ids)  # the completion starts where the two diverge, as in TRL
+    for prompt_messages, completion_messages in conversations:
+        prompt_ids = _chat_ids(tokenizer, prompt_messages, chat_template, add_generation_prompt=True)
+        full_ids = _chat_ids(tokenizer, [*prompt_messages, *completion_messages], chat_template)
+        shared = _common_prefix(prompt_ids, full_ids)
         prompt.append(shared)
         completion.append(len(full_ids) - shared)
         total.append(len(full_ids))
     return TokenLengths(prompt, completion, total)
 
 
-def _chat_ids(tokenizer: Any, messages: list[dict[str, str]], **kwargs: Any) -> list[int]:
+def _chat_ids(tokenizer: Any, messages: list[dict[str, str]], chat_template: str | None, **kwargs: Any) -> list[int]:
     # return_dict=True gives the same shape on transformers 5.17..5.24 (a bare list vs BatchEncoding varies).
-    output = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, **kwargs)
+    output = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, chat_template=chat_template, **kwargs
+    )
     return list(output["input_ids"])
 
 

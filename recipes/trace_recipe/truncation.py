@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from trace_recipe import RecipeError
+from trace_solver.stats import TokenLengths, conversation_token_lengths
 
 Log = Callable[[str], None]
 
@@ -28,26 +28,10 @@ class TruncationError(RecipeError):
     """Some examples do not fit the configured length; the message is one line naming the fix."""
 
 
-@dataclass(frozen=True)
-class TokenLengths:
-    """Per-example token counts: prompt (with the generation prompt), completion, and both together."""
-
-    prompt: list[int]
-    completion: list[int]
-    total: list[int]
-
-
 def token_lengths(examples: Iterable[dict[str, Any]], tokenizer: Any, chat_template: str | None = None) -> TokenLengths:
     """Tokenize conversational prompt/completion examples the way SFTTrainer does and count tokens."""
-    prompt, completion, total = [], [], []
-    for example in examples:
-        prompt_ids = _chat_ids(tokenizer, example["prompt"], chat_template, add_generation_prompt=True)
-        full_ids = _chat_ids(tokenizer, example["prompt"] + example["completion"], chat_template)
-        prompt_len = _common_prefix_length(prompt_ids, full_ids)
-        prompt.append(prompt_len)
-        completion.append(len(full_ids) - prompt_len)
-        total.append(len(full_ids))
-    return TokenLengths(prompt, completion, total)
+    pairs = ((example["prompt"], example["completion"]) for example in examples)
+    return conversation_token_lengths(pairs, tokenizer, chat_template)
 
 
 def describe(name: str, lengths: list[int]) -> str:
@@ -124,19 +108,3 @@ def check_rl_lengths(
             raise TruncationError(f"{message}: raise --max_completion_length or pass --allow_truncation")
         log(f"warning: {message}; training anyway (--allow_truncation)")
     return lengths
-
-
-def _chat_ids(tokenizer: Any, messages: list[dict], chat_template: str | None, **kwargs: Any) -> list[int]:
-    output = tokenizer.apply_chat_template(
-        messages, tokenize=True, return_dict=True, chat_template=chat_template, **kwargs
-    )
-    return list(output["input_ids"])
-
-
-def _common_prefix_length(ids: list[int], other: list[int]) -> int:
-    length = 0
-    for a, b in zip(ids, other, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length
