@@ -16,7 +16,15 @@ from collections.abc import Callable
 from transformers import set_seed
 from trl import ModelConfig, RLOOTrainer, TrlParser, get_peft_config
 
-from trace_recipe import final_evaluation, prepare_model, report_trainable, resume_checkpoint, run_script, setup_logging
+from trace_recipe import (
+    final_evaluation,
+    prepare_model,
+    report_trainable,
+    resume_checkpoint,
+    run_script,
+    setup_logging,
+    train_and_save,
+)
 from trace_recipe.configs import EMBEDDED_MODEL, RLScriptArguments, TraceRLOOConfig
 from trace_recipe.truncation import check_rl_lengths
 
@@ -63,13 +71,8 @@ def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_a
     )
     report_trainable(trainer.model, log=log)
 
-    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds reward curves)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.log_metrics("train", result.metrics)
-    trainer.save_metrics("train", result.metrics)
-    trainer.save_state()
-    trainer.save_model(training_args.output_dir)
-    log(f"model saved to {training_args.output_dir}")
+    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds the curves)
+    train_and_save(trainer, checkpoint, log=log)
 
     # Evaluate on the held-out set (unless --do_final_eval false)
     final_evaluation(trainer, tokenizer, eval_dataset, script_args, training_args)

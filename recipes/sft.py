@@ -15,7 +15,15 @@ from __future__ import annotations
 from transformers import set_seed
 from trl import ModelConfig, SFTTrainer, TrlParser, get_peft_config
 
-from trace_recipe import final_evaluation, prepare_model, report_trainable, resume_checkpoint, run_script, setup_logging
+from trace_recipe import (
+    final_evaluation,
+    prepare_model,
+    report_trainable,
+    resume_checkpoint,
+    run_script,
+    setup_logging,
+    train_and_save,
+)
 from trace_recipe.configs import EMBEDDED_MODEL, SFTScriptArguments, TraceSFTConfig
 from trace_recipe.truncation import check_sft_lengths
 
@@ -54,13 +62,8 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
     )
     report_trainable(trainer.model, log=log)
 
-    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds the loss curve)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.log_metrics("train", result.metrics)
-    trainer.save_metrics("train", result.metrics)
-    trainer.save_state()
-    trainer.save_model(training_args.output_dir)
-    log(f"model saved to {training_args.output_dir}")
+    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds the curves)
+    train_and_save(trainer, checkpoint, log=log)
 
     # Evaluate on the held-out set (unless --do_final_eval false)
     final_evaluation(trainer, tokenizer, eval_dataset, script_args, training_args)

@@ -96,6 +96,16 @@ def report_trainable(model: PreTrainedModel, log: Any = print) -> None:
     require_trainable(model)
 
 
+def train_and_save(trainer: Any, checkpoint: str | None, log: Any = print) -> None:
+    """Train (resuming from `checkpoint` if given), then save model, tokenizer, metrics and trainer_state.json."""
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    trainer.save_model(trainer.args.output_dir)
+    log(f"model saved to {trainer.args.output_dir}")
+
+
 def final_evaluation(
     trainer: Any,
     tokenizer: PreTrainedTokenizerBase,
