@@ -139,3 +139,18 @@ def run_script(main: Any, parser: Any) -> None:
     except RecipeError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    _shut_down_processes()
+
+
+def _shut_down_processes() -> None:
+    """Let every rank finish, then tear the process group down before the interpreter exits.
+
+    A gloo group left alive at exit can abort a rank ("terminate called without an active exception", seen in CI
+    on 2026-11-25 after the model was saved), which fails a run that did all its work.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+    state.destroy_process_group()
