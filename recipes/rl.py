@@ -3,7 +3,8 @@
     accelerate launch --config_file accelerate_configs/single_gpu.yaml recipes/rl.py \\
         --config recipes/SmolLM2-135M-Instruct/rl.yaml --model_name_or_path runs/smollm2-sft
 
-`python recipes/rl.py ...` runs one process. Rewards come from `rewards.get_reward_funcs(--reward_funcs)`; the
+`python recipes/rl.py ...` runs one process. Rewards come from `rewards.get_reward_funcs(--reward_funcs)` (names or
+dotted import paths such as `my_lib.rewards.my_reward`, as in `trl rloo`); the
 recipes list `trace parse expert correctness` with weights `1 0 0 0`, so only the graduated trace reward drives
 the advantage while TRL logs every component (`rewards/<name>/mean`) and `frac_reward_zero_std`. One optimizer step
 is one RL iteration: `--max_steps 20` reproduces the seed's 20 iterations.
@@ -30,7 +31,7 @@ from trace_recipe.truncation import check_rl_lengths
 
 
 def reward_funcs_by_name(names: list[str]) -> list[Callable[..., list[float]]]:
-    """Resolve the reward names of the recipe (`trace`, `parse`, `expert`, `correctness`)."""
+    """Resolve the recipe's rewards: `trace`, `parse`, `expert`, `correctness`, or dotted import paths."""
     from rewards import get_reward_funcs
 
     return get_reward_funcs(names)

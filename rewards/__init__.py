@@ -6,6 +6,7 @@ path in ``trl rloo --reward_funcs rewards.trace_reward``; TRL logs each as ``rew
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 
 from rewards.trace import (
@@ -30,13 +31,33 @@ REWARD_FUNCS: dict[str, RewardFunc] = {
 
 
 def get_reward_funcs(names: Iterable[str], tiers: RewardTiers | None = None) -> list[RewardFunc]:
-    """Map the names a recipe YAML lists (``reward_funcs: [trace, parse]``) to functions."""
+    """Map the names a recipe YAML lists (``reward_funcs: [trace, parse]``) to functions.
+
+    A name is one of REWARD_FUNCS or, as in TRL's own ``trl rloo``/``trl grpo`` scripts, a dotted import path of
+    any reward function (``my_lib.rewards.length_reward``)."""
     funcs = []
     for name in names:
-        if name not in REWARD_FUNCS:
-            raise ValueError(f"unknown reward function {name!r}; known: {', '.join(REWARD_FUNCS)}")
-        funcs.append(make_trace_reward(tiers) if name == "trace" and tiers is not None else REWARD_FUNCS[name])
+        if name in REWARD_FUNCS:
+            funcs.append(make_trace_reward(tiers) if name == "trace" and tiers is not None else REWARD_FUNCS[name])
+        elif "." in name:
+            funcs.append(_import_reward(name))
+        else:
+            raise ValueError(
+                f"unknown reward function {name!r}; known: {', '.join(REWARD_FUNCS)}, or a dotted import path "
+                "such as my_lib.rewards.my_reward"
+            )
     return funcs
+
+
+def _import_reward(path: str) -> RewardFunc:
+    module_path, _, attribute = path.rpartition(".")
+    try:
+        func = getattr(importlib.import_module(module_path), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"reward function {path!r} cannot be imported: {exc}") from None
+    if not callable(func):
+        raise ValueError(f"reward function {path!r} is a {type(func).__name__}, not a function")
+    return func
 
 
 __all__ = [

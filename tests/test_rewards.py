@@ -167,6 +167,23 @@ def test_get_reward_funcs_rejects_unknown_name():
         get_reward_funcs(["accuracy"])
 
 
+def test_get_reward_funcs_imports_dotted_paths():
+    """A dotted path imports the function, as TRL's `trl rloo --reward_funcs` does; registry names still resolve."""
+    assert get_reward_funcs(["rewards.trace.parse_reward", "trace"]) == [parse_reward, trace_reward]
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [("no_such_module.reward", "cannot be imported"), ("rewards.no_such_reward", "cannot be imported"),
+     ("rewards.REWARD_FUNCS", "not a function")],
+)  # fmt: skip
+def test_get_reward_funcs_refuses_bad_dotted_paths(path, problem):
+    """A dotted path that does not import, or names something not callable, is a one-line ValueError."""
+    with pytest.raises(ValueError, match=problem) as error:
+        get_reward_funcs([path])
+    assert path in str(error.value) and "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("completion", "reward"), [(GOOD, 1.0), (OTHER, 1.0), ("answer: 18", 1.0), (CHATTER, 0.0), ("- a\n- b", 0.0)]
 )

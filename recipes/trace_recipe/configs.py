@@ -75,7 +75,10 @@ class RLScriptArguments(TraceScriptArguments):
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["trace"],
-        metadata={"help": "Reward names resolved by `rewards.get_reward_funcs` (e.g. trace parse expert correctness)."},
+        metadata={
+            "help": "Rewards, resolved by `rewards.get_reward_funcs`: trace, parse, expert, correctness, or a dotted "
+            "import path (`my_lib.rewards.my_reward`) as in TRL's own scripts."
+        },
     )
 
 
