@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from transformers import set_seed
-from trl import ModelConfig, RLOOTrainer, TrlParser, get_peft_config
+from trl import ModelConfig, TrlParser, get_peft_config
 
 from trace_recipe import (
     final_evaluation,
@@ -27,6 +27,7 @@ from trace_recipe import (
     train_and_save,
 )
 from trace_recipe.configs import EMBEDDED_MODEL, RLScriptArguments, TraceRLOOConfig
+from trace_recipe.rl_generation import TraceRLOOTrainer
 from trace_recipe.truncation import check_rl_lengths
 
 
@@ -37,7 +38,7 @@ def reward_funcs_by_name(names: list[str]) -> list[Callable[..., list[float]]]:
     return get_reward_funcs(names)
 
 
-def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_args: ModelConfig) -> RLOOTrainer:
+def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_args: ModelConfig) -> TraceRLOOTrainer:
     # Seed, logging, checkpoint to resume from
     set_seed(training_args.seed)
     setup_logging(training_args)
@@ -62,7 +63,7 @@ def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_a
     )
 
     # Trainer
-    trainer = RLOOTrainer(
+    trainer = TraceRLOOTrainer(
         model=model,
         reward_funcs=reward_funcs_by_name(script_args.reward_funcs),
         args=training_args,

@@ -142,8 +142,22 @@ class TraceRLOOConfig(RLOOConfig):
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     num_generations: int | None = field(default=8, metadata={"help": "Completions sampled per prompt."})
+    generation_backend: str = field(
+        default="auto",
+        metadata={
+            "help": "How completions are sampled: auto (the compiled graph backend on a CUDA device, TRL's generate "
+            "on CPU), trl (TRL's own path, also used for --use_vllm), or graph, static, eager "
+            "(trace_recipe.generation; see trace_recipe/rl_generation.py)."
+        },
+    )
 
     def __post_init__(self) -> None:
+        from trace_recipe.rl_generation import GENERATION_BACKENDS
+
+        if self.generation_backend not in GENERATION_BACKENDS:
+            raise ValueError(
+                f"generation_backend {self.generation_backend!r}: choose one of {', '.join(GENERATION_BACKENDS)}"
+            )
         fill_device_defaults(self)
         super().__post_init__()
 

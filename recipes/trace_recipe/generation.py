@@ -58,14 +58,18 @@ class GenerationOptions:
     temperature: float = 0.7
     top_p: float = 1.0
     sort_by_length: bool = True
-    # Static backend: prompts are left-padded to a multiple of this, so one compiled graph serves every batch.
+    # Static and graph backends: prompts are left-padded to a multiple of this, so one compiled graph serves every
+    # batch; and to at least `min_prompt_length`, so that calls with shorter prompts (RL steps) reuse that graph.
     pad_to_multiple_of: int = 64
+    min_prompt_length: int = 0
     # None: compile the static decoding step on CUDA only (on CPU, compilation costs more than it saves).
     compile: bool | None = None
     # Static backend: one StaticCache for the whole run, reset between batches. A fresh cache per `generate` call
     # (what cache_implementation="static" does) has new tensor addresses, which CUDA graphs must re-record.
     reuse_static_cache: bool = True
     seed: int | None = None
+    # Keep the EOS token that ended a completion (RL scores its log-probability); evaluation drops it.
+    keep_eos: bool = False
 
 
 def resolve_backend(backend: str, device: torch.device | str) -> str:
@@ -84,14 +88,23 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, sort: bool = 
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def cut_at_eos(token_ids: Sequence[int], eos_token_ids: set[int]) -> list[int]:
-    """Generated ids up to (not including) the first EOS; generate pads finished rows after it."""
+def cut_at_eos(token_ids: Sequence[int], eos_token_ids: set[int], keep_eos: bool = False) -> list[int]:
+    """Generated ids up to the first EOS (included if `keep_eos`); generate pads finished rows after it."""
     out: list[int] = []
     for token in token_ids:
         if token in eos_token_ids:
+            if keep_eos:
+                out.append(int(token))
             break
         out.append(int(token))
     return out
+
+
+def padded_prompt_length(prompts: Sequence[Sequence[int]], options: GenerationOptions) -> int:
+    """The one prompt length of a static-shape run: the longest prompt, or `min_prompt_length` if longer, rounded up
+    to `pad_to_multiple_of`."""
+    multiple = max(1, options.pad_to_multiple_of)
+    return multiple * math.ceil(max(options.min_prompt_length, *(len(p) for p in prompts)) / multiple)
 
 
 def eos_token_ids_of(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | None = None) -> set[int]:
@@ -182,8 +195,7 @@ def _generate_with_generate(
     batches = length_sorted_batches([len(p) for p in prompts], max(batch_size, 1), options.sort_by_length)
     fixed_length = 0
     if static and prompts:
-        multiple = max(1, options.pad_to_multiple_of)
-        fixed_length = multiple * math.ceil(max(len(p) for p in prompts) / multiple)
+        fixed_length = padded_prompt_length(prompts, options)
     cache_kwargs: dict[str, Any] = {}
     if reuse_cache and prompts:
         from transformers import StaticCache
@@ -209,7 +221,7 @@ def _generate_with_generate(
                 )
             new_tokens = output[:, length:].tolist()
             for row, index in enumerate(batch):
-                results[index] = cut_at_eos(new_tokens[row], eos_token_ids)
+                results[index] = cut_at_eos(new_tokens[row], eos_token_ids, options.keep_eos)
     finally:
         model.train(was_training)
     return results
@@ -276,7 +288,9 @@ class _GraphDecoder:
         chosen = torch.where(done, self.pad, self._forward_pick(tokens, positions))
         return chosen[:, None], positions + 1, done | torch.isin(chosen, self.eos)
 
-    def decode(self, rows: Sequence[Sequence[int]], temperature: float | None) -> list[list[int]]:
+    def decode(
+        self, rows: Sequence[Sequence[int]], temperature: float | None, keep_eos: bool = False
+    ) -> list[list[int]]:
         """Completions for up to `batch_size` prompts (greedy when temperature is None)."""
         import torch
 
@@ -303,7 +317,7 @@ class _GraphDecoder:
                 tokens, positions, done = tokens.clone(), positions.clone(), done.clone()
                 generated.append(tokens)
             new_tokens = torch.cat(generated, dim=1)[:count].tolist()
-        return [cut_at_eos(row, self.eos_token_ids) for row in new_tokens]
+        return [cut_at_eos(row, self.eos_token_ids, keep_eos) for row in new_tokens]
 
 
 # Attribute holding a model's decoder (the latest shapes only: its static cache is the largest extra memory). On the
@@ -337,8 +351,7 @@ def _generate_graph(
         raise ValueError("the graph backend samples with temperature only; use backend 'static' for top_p < 1")
     compile_step = options.compile if options.compile is not None else model.device.type == "cuda"
     batch_size = max(1, min(options.batch_size, len(prompts)))
-    multiple = max(1, options.pad_to_multiple_of)
-    prompt_length = multiple * math.ceil(max(len(p) for p in prompts) / multiple)
+    prompt_length = padded_prompt_length(prompts, options)
     key = (batch_size, prompt_length, options.max_new_tokens, pad_token_id, tuple(sorted(eos_token_ids)))
     decoder = _graph_decoder(model, key, compile_step)
     temperature = options.temperature if options.do_sample else None
@@ -347,7 +360,8 @@ def _generate_graph(
     model.eval()
     try:
         for batch in length_sorted_batches([len(p) for p in prompts], batch_size, options.sort_by_length):
-            for index, completion in zip(batch, decoder.decode([prompts[i] for i in batch], temperature)):
+            completions = decoder.decode([prompts[i] for i in batch], temperature, options.keep_eos)
+            for index, completion in zip(batch, completions):
                 results[index] = completion
     finally:
         model.train(was_training)
@@ -375,7 +389,8 @@ def _generate_continuous(
     results: list[list[int]] = [[] for _ in prompts]
     for request_id in sorted(outputs, key=lambda rid: int(str(rid).rsplit("_", 1)[-1]) if "_" in str(rid) else 0):
         out = outputs[request_id]
-        results[slots[tuple(out.prompt_ids)].popleft()] = cut_at_eos(out.generated_tokens, eos_token_ids)
+        completion = cut_at_eos(out.generated_tokens, eos_token_ids, options.keep_eos)
+        results[slots[tuple(out.prompt_ids)].popleft()] = completion
     return results
 
 

@@ -10,6 +10,7 @@ from trace_recipe.generation import (
     cut_at_eos,
     generate_token_ids,
     length_sorted_batches,
+    padded_prompt_length,
     resolve_backend,
 )
 
@@ -110,7 +111,29 @@ def test_sampling_is_seeded(tiny_llama, prompts, backend: str) -> None:
 def test_helpers() -> None:
     """EOS cuts the completion; batches are longest first; auto picks the graph loop on CUDA only."""
     assert cut_at_eos([5, 6, EOS, PAD, PAD], {EOS}) == [5, 6]
+    assert cut_at_eos([5, 6, EOS, PAD, PAD], {EOS}, keep_eos=True) == [5, 6, EOS]
+    assert cut_at_eos([5, 6], {EOS}, keep_eos=True) == [5, 6]  # stopped by the token budget: nothing to keep
     assert length_sorted_batches([3, 9, 5, 1], 2) == [[1, 2], [0, 3]]
     assert resolve_backend("auto", "cpu") == "eager" and resolve_backend("auto", torch.device("cuda:0")) == "graph"
     with pytest.raises(ValueError, match="unknown generation backend"):
         resolve_backend("fast", "cpu")
+
+
+@pytest.mark.parametrize("backend", ["eager", "static", "graph"])
+def test_keep_eos_appends_the_ending_token_only(tiny_llama, prompts, backend: str) -> None:
+    """keep_eos (RL) returns the same completions plus the EOS that ended them; budget-stopped rows are unchanged."""
+    plain = generate(tiny_llama, prompts, backend=backend)
+    kept = generate(tiny_llama, prompts, backend=backend, keep_eos=True)
+    assert kept == [c + [EOS] if len(c) < 20 else c for c in plain]
+    assert any(c[-1:] == [EOS] for c in kept)
+
+
+def test_min_prompt_length_fixes_the_padded_shape(tiny_llama, prompts) -> None:
+    """Prompt sets of different lengths pad to one shape given min_prompt_length (one compiled graph in RL), and
+    the extra left padding changes no greedy token."""
+    short, longest = [prompts[0][:3]], max(len(p) for p in prompts)
+    options = GenerationOptions(pad_to_multiple_of=8, min_prompt_length=longest)
+    assert padded_prompt_length(short, options) == padded_prompt_length(prompts, options) == 8 * -(-longest // 8)
+    assert padded_prompt_length(short, GenerationOptions(pad_to_multiple_of=8)) == 8
+    padded = generate(tiny_llama, short, backend="graph", min_prompt_length=longest)
+    assert padded == generate(tiny_llama, short, backend="eager")

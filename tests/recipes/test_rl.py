@@ -109,3 +109,46 @@ def test_recipe_reward_names_resolve(tmp_path):
     """The reward names the recipes list resolve to the functions in rewards/."""
     funcs = rl.reward_funcs_by_name(["trace", "parse", "expert", "correctness"])
     assert [f.__name__ for f in funcs] == ["trace_reward", "parse_reward", "expert_reward", "correctness_reward"]
+
+
+def test_graph_backend_samples_through_trace_recipe_generation(
+    tiny_model_dir, stub_data, spy, tmp_path, monkeypatch
+):
+    """--generation_backend graph: RLOO's completions come from our compiled-loop backend; at a near-zero
+    temperature they are the greedy completions of plain eager generate, so prompts and padding are wired as TRL's
+    own path wires them."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trace_recipe import rl_generation
+    from trace_recipe.generation import GenerationOptions, generate_completions
+
+    backends_used = []
+
+    def recording_generate(model, prompts, **kwargs):
+        backends_used.append((kwargs["options"].backend, kwargs["options"].keep_eos, len(prompts)))
+        return generate_token_ids(model, prompts, **kwargs)
+
+    generate_token_ids = rl_generation.generate_token_ids
+    monkeypatch.setattr(rl_generation, "generate_token_ids", recording_generate)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trainer = run_rl(tiny_model_dir, tmp_path, "--generation_backend", "graph", "--temperature", "1e-6",
+                     "--max_steps", "1")  # fmt: skip
+    assert trainer._generation_backend == "graph" and backends_used == [("graph", True, 4)]
+    (call,) = spy.calls
+    greedy = generate_completions(model, tokenizer, call["prompts"], GenerationOptions(max_new_tokens=64))
+    assert [c[0]["content"] for c in call["completions"]] == greedy
+
+
+def test_generation_backend_auto_keeps_trl_generation_on_cpu(tiny_model_dir, stub_data, spy, tmp_path):
+    """On CPU, auto leaves sampling to TRL; options only TRL implements (top_k) also keep TRL's path."""
+    assert run_rl(tiny_model_dir, tmp_path / "auto", "--max_steps", "1")._generation_backend == "trl"
+    trainer = run_rl(tiny_model_dir, tmp_path / "top_k", "--max_steps", "1", "--generation_backend", "graph",
+                     "--top_k", "5")  # fmt: skip
+    assert trainer._generation_backend == "trl"
+
+
+def test_unknown_generation_backend_is_refused():
+    """A misspelt backend stops at parsing with the choices named."""
+    with pytest.raises(ValueError, match="generation_backend 'fast': choose one of auto, trl, graph"):
+        rl.make_parser().parse_args_and_config(args=["--generation_backend", "fast", "--output_dir", "x"])
