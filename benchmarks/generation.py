@@ -4,6 +4,7 @@
     python benchmarks/generation.py --batch_size 256 --max_new_tokens 256 --num_prompts 512 --dtype bfloat16
     python benchmarks/generation.py --device cpu --dtype float32 --batch_size 8 --num_prompts 16 --max_new_tokens 64
     python benchmarks/generation.py --model folder_with_config_and_tokenizer --random_weights   # no weights needed
+    python benchmarks/generation.py --batch_size 32 --num_prompts 256 --temperature 1.0          # RL's sampling
 
 Each backend first runs one untimed warm-up batch (compilation and CUDA-graph capture happen there; its time is
 printed as `first call`), then decodes all prompts, timed with the device synchronised. The baseline is what a user
@@ -47,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="Random weights of the model's shape: needs only its config and tokenizer files (speed is the same; "
         "completions then rarely stop early, so every step is timed).",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="Sample at this temperature, as RL does (every backend, baseline included); default greedy.",
     )
     parser.add_argument("--output_json", default=None, help="Also write the results here.")
     return parser.parse_args(argv)
@@ -150,13 +157,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(length {lengths[0]}-{lengths[-1]}) | batch {args.batch_size} | max_new_tokens {args.max_new_tokens}"
     )
     runs: dict[str, dict[str, Any]] = {}
+    sampling = {"do_sample": True, "temperature": args.temperature} if args.temperature is not None else {}
     baseline = GenerationOptions(
-        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, backend="eager", sort_by_length=False
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        backend="eager",
+        sort_by_length=False,
+        **sampling,
     )
     runs["eager (plain generate)"] = time_backend(model, prompts, baseline, pad_id, eos_ids)
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         options = GenerationOptions(
-            max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, backend=backend, compile=compile_flag
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            backend=backend,
+            compile=compile_flag,
+            **sampling,
         )
         label = f"{backend} -> {resolve_backend(backend, device)}" if backend == "auto" else backend
         try:
@@ -166,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reference = runs["eager (plain generate)"]
     print(
         f"\n{'backend':<24}{'first call s':>13}{'time s':>9}{'new tok':>9}{'tok/s':>10}{'ms/step':>9}"
-        f"{'speed-up':>9}  greedy identical"
+        f"{'speed-up':>9}  {'greedy identical' if not sampling else 'identical (sampling: not expected)'}"
     )
     summary: dict[str, Any] = {"device": str(device), "dtype": dtype, "args": vars(args), "backends": {}}
     for label, run in runs.items():
