@@ -1,6 +1,10 @@
 """SFT throughput (tokens/s) and model-FLOPs utilisation for a layer-frozen decoder, through TRL's SFTTrainer.
 
     python benchmarks/sft_throughput.py --shape tinyllama --num_unfrozen_layers 6 --batch_size 16 --seq_len 512
+    accelerate launch --config_file accelerate_configs/ddp.yaml --num_processes 2 benchmarks/sft_throughput.py ...
+
+Under `accelerate launch` every process trains its own batch (DDP, or FSDP with accelerate_configs/fsdp.yaml): tokens/s
+counts all processes, MFU divides by the peak of all their accelerators, and the main process prints.
 
 The model is randomly initialised from a LlamaConfig of the named shape (no download), frozen like the recipes
 (last N layers + untied lm_head), and trained on random token sequences of a fixed length, so every step does the same
@@ -81,6 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from accelerate import PartialState
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
@@ -133,8 +138,9 @@ def main() -> None:
         callbacks=[timer],
     )
     trainer.train()
+    state = PartialState()
     seconds = timer.end - timer.start
-    tokens = args.steps * args.batch_size * args.seq_len
+    tokens = args.steps * args.batch_size * args.seq_len * state.num_processes
     tokens_per_s = tokens / seconds
     flops = model_flops_per_token(config, args.num_unfrozen_layers, args.seq_len)
     achieved_tflops = tokens_per_s * flops / 1e12
@@ -149,12 +155,16 @@ def main() -> None:
         "timed_steps": args.steps,
         "tokens_per_s": round(tokens_per_s),
         "model_tflops_per_s": round(achieved_tflops, 1),
-        "mfu": round(achieved_tflops / args.peak_tflops, 4),
-        "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+        "processes": state.num_processes,
+        "distributed_type": str(state.distributed_type),
+        "mfu": round(achieved_tflops / (args.peak_tflops * state.num_processes), 4),
+        "peak_memory_gib_per_process": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
     }
-    print(json.dumps(result))
-    if args.output_json:
-        Path(args.output_json).write_text(json.dumps(result, indent=2) + "\n")
+    if state.is_main_process:
+        print(json.dumps(result))
+        if args.output_json:
+            Path(args.output_json).write_text(json.dumps(result, indent=2) + "\n")
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":

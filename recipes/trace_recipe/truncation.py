@@ -87,7 +87,7 @@ def check_rl_lengths(
     lengths = token_lengths(examples, tokenizer, chat_template)
     log(describe("prompt", lengths.prompt))
     log(describe("reference completion", lengths.completion))
-    problems = []
+    problems, fixes = [], []
     if max_completion_length is not None:
         too_long = sum(c > max_completion_length for c in lengths.completion)
         if too_long:
@@ -95,6 +95,7 @@ def check_rl_lengths(
                 f"{too_long} of {len(lengths.completion)} reference traces exceed "
                 f"max_completion_length={max_completion_length} tokens (longest {max(lengths.completion)})"
             )
+            fixes.append("raise --max_completion_length")
     if context_length is not None and max_completion_length is not None:
         overflow = sum(p + max_completion_length > context_length for p in lengths.prompt)
         if overflow:
@@ -102,9 +103,10 @@ def check_rl_lengths(
                 f"{overflow} prompts plus max_completion_length={max_completion_length} exceed the model's "
                 f"{context_length}-token context (longest prompt {max(lengths.prompt)})"
             )
+            fixes.append("lower --max_completion_length, use shorter prompts or a longer-context model")
     if problems:
         message = "; ".join(problems)
         if not allow_truncation:
-            raise TruncationError(f"{message}: raise --max_completion_length or pass --allow_truncation")
+            raise TruncationError(f"{message}: {' or '.join(fixes)}, or pass --allow_truncation")
         log(f"warning: {message}; training anyway (--allow_truncation)")
     return lengths

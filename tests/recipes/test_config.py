@@ -128,3 +128,15 @@ def test_no_final_eval_loads_no_eval_set(stub_data):
                               "--do_final_eval", "false")  # fmt: skip
     train, evaluation = script_args.load_datasets("out")
     assert len(train) == 16 and evaluation is None and stub_data == ["a.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("single_gpu", "NO"), ("ddp", "MULTI_GPU"), ("fsdp", "FSDP"), ("zero2", "DEEPSPEED")],
+)
+def test_accelerate_configs_load_with_accelerates_own_reader(name, kind):
+    """Each config in accelerate_configs/ is one `accelerate launch --config_file` accepts, of the strategy named."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(Path(__file__).resolve().parents[2] / "accelerate_configs" / f"{name}.yaml"))
+    assert config.distributed_type.name == kind

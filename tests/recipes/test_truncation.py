@@ -59,13 +59,14 @@ def test_allow_truncation_warns_instead(tokenizer):
 
 def test_rl_refuses_reference_traces_longer_than_max_completion_length(tokenizer):
     """RL: a reference trace longer than max_completion_length is refused."""
-    with pytest.raises(TruncationError, match=r"reference traces exceed max_completion_length=10 tokens"):
+    with pytest.raises(TruncationError, match=r"traces exceed max_completion_length=10 tokens.*: raise --max"):
         check_rl_lengths(trace_rows(), tokenizer, 10, log=lambda line: None)
 
 
 def test_rl_refuses_prompts_that_leave_no_room_in_the_context(tokenizer):
-    """RL: prompt plus max_completion_length beyond the model's context is refused."""
-    with pytest.raises(TruncationError, match=r"16 prompts plus max_completion_length=100 exceed the model's 120"):
+    """RL: prompt plus max_completion_length beyond the model's context is refused, with the fix that applies."""
+    with pytest.raises(TruncationError, match=r"16 prompts plus max_completion_length=100 exceed the model's 120.*"
+                       r": lower --max_completion_length"):  # fmt: skip
         check_rl_lengths(trace_rows(), tokenizer, 100, context_length=120, log=lambda line: None)
 
 
