@@ -6,8 +6,8 @@ Builds two batches of N unique completions each, from valid traces of every expe
 (half from trace_solver.generate, the training data's generators, half from small builders here), about a quarter
 broken (truncated, wrong expert, undefined variable, unknown op, division by zero, bad indentation, plain chatter):
 
-    model output  the traces bare, the form a fine-tuned model emits: all 544 completions in the committed
-                  evaluation reports (docs/results/**/eval.json) are bare YAML starting with `expert:`
+    model output  the traces bare, the form a fine-tuned model emits: all 544 completions in the evaluation reports
+                  committed on 2026-11-25 (docs/results/**/eval.json) are bare YAML starting with `expert:`
     wrapped       every trace inside a code fence or chatter, the form an untuned chat model may write
 
 Pins itself to one core, then times, side by side and best of --repeats, per batch:
