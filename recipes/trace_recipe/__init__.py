@@ -116,6 +116,13 @@ def final_evaluation(
     """Evaluate the trained model on the held-out set (every rank takes part; reports go to output_dir)."""
     if eval_dataset is None:
         return None
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):
+        # Sharded ranks would have to decode in lockstep; the saved model is whole, so evaluate that instead.
+        training_args.distributed_state.print(
+            "final evaluation skipped: parameters are sharded; run `python recipes/evaluate.py --model_name_or_path "
+            f"{training_args.output_dir} --dataset_path EVAL.jsonl` on one GPU"
+        )
+        return None
     from trace_recipe.evaluation import run_evaluation  # lazy: pulls in generation and plotting
 
     # Drop the mixed-precision forward wrapper: under bf16 autocast an fp32 model writes bf16 keys into an fp32

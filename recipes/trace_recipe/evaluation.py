@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from trace_recipe.generation import GenerationOptions, generate_completions, resolve_backend
+from trace_recipe.generation import GenerationOptions, generate_completions
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -287,6 +287,7 @@ def _generate_sharded(
     prompts: Sequence[Any],
     options: GenerationOptions,
     model_path: str | None,
+    used_backends: list[str] | None = None,
 ) -> list[str]:
     """Generate for all prompts: each rank takes every world-th prompt, then the shards are put back in order."""
     rank, world = _world()
@@ -295,7 +296,9 @@ def _generate_sharded(
         # forwards in lockstep; ranks decoding different prompts (and stopping at different steps) would hang.
         raise RuntimeError("the model is sharded (FSDP): evaluate the saved model with recipes/evaluate.py instead")
     mine = list(range(rank, len(prompts), world))
-    texts = generate_completions(model, tokenizer, [prompts[i] for i in mine], options, model_path=model_path)
+    texts = generate_completions(
+        model, tokenizer, [prompts[i] for i in mine], options, model_path=model_path, used_backends=used_backends
+    )
     out: list[str] = [""] * len(prompts)
     for indices, shard in zip(
         [list(range(r, len(prompts), world)) for r in range(world)], _gather(texts, world), strict=True
@@ -339,7 +342,8 @@ def run_evaluation(
     prompts = [row["prompt"] for row in rows]
     options = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=seed)
     started = time.perf_counter()
-    completions = _generate_sharded(model, tokenizer, prompts, options, model_path)
+    used_backends: list[str] = []  # what actually ran: "auto" may fall back (reported per call, on this rank)
+    completions = _generate_sharded(model, tokenizer, prompts, options, model_path, used_backends)
     seconds = time.perf_counter() - started
     samples = None
     if self_consistency > 0:
@@ -360,7 +364,8 @@ def run_evaluation(
     metrics = compute_metrics(records)
     new_tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in completions)
     metrics["generation"] = {
-        "backend": backend if model is None else resolve_backend(backend, model.device),
+        "backend": ", ".join(dict.fromkeys(used_backends)) or backend,
+        "backend_requested": backend,
         "batch_size": batch_size,
         "max_new_tokens": max_new_tokens,
         "seconds": seconds,

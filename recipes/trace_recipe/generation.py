@@ -401,6 +401,7 @@ def generate_token_ids(
     pad_token_id: int,
     eos_token_ids: set[int],
     options: GenerationOptions | None = None,
+    used_backends: list[str] | None = None,
 ) -> list[list[int]]:
     """Generate a completion for each tokenised prompt; returns the new token ids of each, cut at the first EOS.
 
@@ -410,20 +411,28 @@ def generate_token_ids(
         pad_token_id: id used for left padding.
         eos_token_ids: ids that end a completion.
         options: decoding options; `options.backend` picks the implementation (see the module docstring).
+        used_backends: if given, the backend that produced the completions is appended (under "auto" it may be a
+            fallback), so that reports name what actually ran.
     """
     options = options or GenerationOptions()
+    used = used_backends if used_backends is not None else []
     backend = resolve_backend(options.backend, model.device)
     if options.backend != "auto" or backend == "eager":
+        used.append(backend)
         return _run_backend(backend, model, prompts, pad_token_id, eos_token_ids, options)
     # "auto" on a GPU: the fastest path first; a compiler failure on an untested stack must not cost the evaluation
     # at the end of a training run, so fall back (loudly) to the next one. Named backends never fall back.
     for candidate in AUTO_FALLBACKS:
         try:
-            return _run_backend(candidate, model, prompts, pad_token_id, eos_token_ids, options)
+            completions = _run_backend(candidate, model, prompts, pad_token_id, eos_token_ids, options)
         except Exception as error:  # any failure of an optional fast path
             logger.warning(
                 "generation backend %r failed (%s: %s); falling back", candidate, type(error).__name__, error
             )
+            continue
+        used.append(candidate)
+        return completions
+    used.append("eager")
     return _run_backend("eager", model, prompts, pad_token_id, eos_token_ids, options)
 
 
@@ -473,12 +482,16 @@ def generate_completions(
     options: GenerationOptions | None = None,
     *,
     model_path: str | None = None,
+    used_backends: list[str] | None = None,
 ) -> list[str]:
-    """Decoded completion text for each prompt (list of chat messages, or a string), in the caller's order."""
+    """Decoded completion text for each prompt (list of chat messages, or a string), in the caller's order.
+    `used_backends` collects the backend that ran, as in `generate_token_ids`."""
     options = options or GenerationOptions()
     if options.backend == "vllm":
         if model_path is None:
             raise ValueError("the vllm backend needs model_path (a local model folder)")
+        if used_backends is not None:
+            used_backends.append("vllm")
         return generate_with_vllm(model_path, tokenizer, prompts, options)
     if model is None:
         raise ValueError("a model is required for the transformers backends")
@@ -489,6 +502,7 @@ def generate_completions(
         pad_token_id=pad_token_id_of(tokenizer, eos_ids),
         eos_token_ids=eos_ids,
         options=options,
+        used_backends=used_backends,
     )
     return tokenizer.batch_decode(ids, skip_special_tokens=True)
 

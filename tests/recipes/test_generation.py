@@ -137,3 +137,22 @@ def test_min_prompt_length_fixes_the_padded_shape(tiny_llama, prompts) -> None:
     assert padded_prompt_length(short, GenerationOptions(pad_to_multiple_of=8)) == 8
     padded = generate(tiny_llama, short, backend="graph", min_prompt_length=longest)
     assert padded == generate(tiny_llama, short, backend="eager")
+
+
+def test_auto_reports_the_backend_that_ran_after_a_fallback(tiny_llama, prompts, monkeypatch) -> None:
+    """Under auto on a GPU a failing fast path falls back; `used_backends` names the one whose output came back."""
+    from trace_recipe import generation
+
+    def graph_fails(backend, *args):
+        if backend == "graph":
+            raise RuntimeError("compiler failure on this stack")
+        return real_run_backend(backend, *args)
+
+    real_run_backend = generation._run_backend
+    monkeypatch.setattr(generation, "resolve_backend", lambda b, device: "graph" if b == "auto" else b)  # as on CUDA
+    monkeypatch.setattr(generation, "_run_backend", graph_fails)
+    used: list[str] = []
+    options = GenerationOptions(max_new_tokens=20, batch_size=4, pad_to_multiple_of=8, backend="auto")
+    out = generate_token_ids(tiny_llama, prompts, pad_token_id=PAD, eos_token_ids={EOS}, options=options,
+                             used_backends=used)  # fmt: skip
+    assert used == ["static"] and out == generate(tiny_llama, prompts, backend="eager")

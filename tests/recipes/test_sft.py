@@ -146,3 +146,23 @@ def test_lora_trains_adapters_through_the_script(tiny_model_dir, stub_data, tmp_
     trainer = run_sft(tiny_model_dir, tmp_path, "--use_peft", "--lora_r", "4", "--max_steps", "1")
     trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in name for name in trainable) and trainer.state.global_step == 1
+
+
+def test_final_evaluation_is_skipped_with_a_hint_when_parameters_are_sharded(monkeypatch):
+    """Under FSDP/DeepSpeed the final evaluation is skipped with the command that evaluates the saved model."""
+    import sys
+    import types
+    from types import SimpleNamespace
+
+    from trace_recipe import final_evaluation
+
+    calls, printed = [], []
+    module = types.ModuleType("trace_recipe.evaluation")
+    module.run_evaluation = lambda *args, **kwargs: calls.append(args)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "trace_recipe.evaluation", module)
+    args = SimpleNamespace(output_dir="runs/x", distributed_state=SimpleNamespace(print=printed.append))
+    for sharding in ("is_fsdp_enabled", "is_deepspeed_enabled"):
+        trainer = SimpleNamespace(**{sharding: True})
+        assert final_evaluation(trainer, None, ["row"], SimpleNamespace(), args) is None
+    assert not calls and len(printed) == 2
+    assert "recipes/evaluate.py --model_name_or_path runs/x" in printed[0]
