@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -106,6 +108,28 @@ def train_and_save(trainer: Any, checkpoint: str | None, log: Any = print) -> No
     log(f"model saved to {trainer.args.output_dir}")
 
 
+@contextmanager
+def model_for_generation(trainer: Any) -> Iterator[PreTrainedModel]:
+    """The trainer's bare model without accelerate's mixed-precision forward wrapper, which is put back on exit.
+
+    Under bf16 autocast an fp32 model writes bf16 keys into the fp32 static cache of the fast generation backends,
+    which fail (seen on an H100, 2026-11-25). `unwrap_model(..., keep_fp32_wrapper=False)` strips the wrapper for
+    good, which would leave the rest of training without autocast, so the wrapper's attributes are restored here.
+    """
+    accelerator = trainer.accelerator
+    model = accelerator.unwrap_model(trainer.model_wrapped)  # the same object, wrapper still on
+    saved = {key: model.__dict__[key] for key in _AUTOCAST_ATTRIBUTES if key in model.__dict__}
+    try:
+        yield accelerator.unwrap_model(trainer.model_wrapped, keep_fp32_wrapper=False)
+    finally:
+        for key in _AUTOCAST_ATTRIBUTES:
+            model.__dict__.pop(key, None)
+        model.__dict__.update(saved)
+
+
+_AUTOCAST_ATTRIBUTES = ("forward", "_original_forward")  # what accelerate's prepare_model sets for native AMP
+
+
 def final_evaluation(
     trainer: Any,
     tokenizer: PreTrainedTokenizerBase,
@@ -125,17 +149,15 @@ def final_evaluation(
         return None
     from trace_recipe.evaluation import run_evaluation  # lazy: pulls in generation and plotting
 
-    # Drop the mixed-precision forward wrapper: under bf16 autocast an fp32 model writes bf16 keys into an fp32
-    # static cache, and the fast generation backends fail (seen on an H100, 2026-11-25).
-    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
-    return run_evaluation(
-        model,
-        tokenizer,
-        eval_dataset,
-        output_dir=training_args.output_dir,
-        batch_size=training_args.per_device_eval_batch_size,
-        max_new_tokens=script_args.eval_max_new_tokens,
-    )
+    with model_for_generation(trainer) as model:
+        return run_evaluation(
+            model,
+            tokenizer,
+            eval_dataset,
+            output_dir=training_args.output_dir,
+            batch_size=training_args.per_device_eval_batch_size,
+            max_new_tokens=script_args.eval_max_new_tokens,
+        )
 
 
 def run_script(main: Any, parser: Any) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from trl import RLOOTrainer
 
+from trace_recipe import model_for_generation
 from trace_recipe.generation import GenerationOptions, generate_token_ids, render_prompts
 
 logger = logging.getLogger(__name__)
@@ -86,9 +87,6 @@ class TraceRLOOTrainer(RLOOTrainer):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields)
 
     def _generate_fast(self, prompt_ids: list[list[int]]) -> list[list[int]]:
-        # Without the mixed-precision wrapper: under bf16 autocast an fp32 model would write bf16 keys into its
-        # fp32 static cache. The weights are the trained ones (DDP replicas hold the same tensors).
-        model = self.accelerator.unwrap_model(self.model_wrapped, keep_fp32_wrapper=False)
         options = GenerationOptions(
             max_new_tokens=self.max_completion_length,
             batch_size=len(prompt_ids),
@@ -99,13 +97,15 @@ class TraceRLOOTrainer(RLOOTrainer):
             keep_eos=True,
             min_prompt_length=self._longest_train_prompt(),
         )
-        return generate_token_ids(
-            model,
-            prompt_ids,
-            pad_token_id=self.processing_class.pad_token_id,
-            eos_token_ids=set(self.eos_token_ids),
-            options=options,
-        )
+        # The bare model (DDP replicas hold the same weights), without the autocast wrapper while it decodes
+        with model_for_generation(self) as model:
+            return generate_token_ids(
+                model,
+                prompt_ids,
+                pad_token_id=self.processing_class.pad_token_id,
+                eos_token_ids=set(self.eos_token_ids),
+                options=options,
+            )
 
     def _longest_train_prompt(self) -> int:
         """Token length of the longest training prompt: every step pads to it, so the compiled step has one shape

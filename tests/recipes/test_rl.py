@@ -152,3 +152,12 @@ def test_unknown_generation_backend_is_refused():
     """A misspelt backend stops at parsing with the choices named."""
     with pytest.raises(ValueError, match="generation_backend 'fast': choose one of auto, trl, graph"):
         rl.make_parser().parse_args_and_config(args=["--generation_backend", "fast", "--output_dir", "x"])
+
+
+def test_fast_generation_keeps_the_mixed_precision_wrapper(tiny_model_dir, stub_data, spy, tmp_path):
+    """Under bf16 autocast (here on CPU) our backend decodes without accelerate's autocast wrapper, and the wrapper
+    is back on the model afterwards, so the training steps still run in mixed precision."""
+    trainer = run_rl(tiny_model_dir, tmp_path, "--generation_backend", "graph", "--bf16", "true", "--max_steps", "1")
+    assert trainer.accelerator.native_amp and spy.calls
+    model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
+    assert "_original_forward" in model.__dict__ and hasattr(model.forward, "__wrapped__")
