@@ -6,8 +6,9 @@ seed_train (250) / seed_eval (248): the seed-like distribution, 1-3 operations, 
 ho_train / ho_eval: one template per expert held out of training; the eval set uses only those.
 train1000: 1,000 seed-like examples (its eval set is seed_eval again: the eval stream depends only on the seed).
 long_eval: 248 examples of 5-8 operations; train1000_long: 1,000 of 1-8 operations, disjoint from both eval sets.
-gsm8k_train: GSM-8K lines 1-6973 converted to traces; gsm8k_dev: the last 500 lines as they are (never trained on).
-mix_gsm8k: train1000_long + gsm8k_train.
+gsm8k_dev: the last 500 GSM-8K lines as they are (never trained on).
+mix_gsm8k: train1000_long + GSM-8K lines 1-6973 converted to traces (not written separately: the folder travels to
+the GPU host, where a call carries at most 64 MiB with the model and the wheels).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ def main() -> None:
     (out / "gsm8k_dev.jsonl").write_text("\n".join(lines[-DEV_LINES:]) + "\n", encoding="utf-8")
     gsm8k_train, summary, _ = convert_lines(split_lines(lines, "train"), "train")
     print(f"gsm8k train conversion: {summary.converted}/{summary.attempted}")
-    write_jsonl(gsm8k_train, str(out / "gsm8k_train.jsonl"))
     write_jsonl(train_long + gsm8k_train, str(out / "mix_gsm8k.jsonl"))
     for path in sorted(out.glob("*.jsonl")):
         print(f"{path.name}: {sum(1 for _ in path.open())} lines")
