@@ -62,7 +62,7 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
     )
     report_trainable(trainer.model, log=log)
 
-    # Train, then save model, tokenizer, metrics and state (trainer_state.json holds the curves)
+    # Train, then save model, tokenizer, metrics, trainer_state.json and training_curves.png
     train_and_save(trainer, checkpoint, log=log)
 
     # Evaluate on the held-out set (unless --do_final_eval false)

@@ -99,13 +99,20 @@ def report_trainable(model: PreTrainedModel, log: Any = print) -> None:
 
 
 def train_and_save(trainer: Any, checkpoint: str | None, log: Any = print) -> None:
-    """Train (resuming from `checkpoint` if given), then save model, tokenizer, metrics and trainer_state.json."""
+    """Train (resuming from `checkpoint` if given), then save model, tokenizer, metrics and trainer_state.json, and
+    plot the logged curves (loss; for RL reward, its components and frac_reward_zero_std) to training_curves.png."""
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
     trainer.save_model(trainer.args.output_dir)
     log(f"model saved to {trainer.args.output_dir}")
+    if trainer.is_world_process_zero():
+        from trace_recipe.plots import plot_training_curves  # lazy: matplotlib
+
+        output_dir = trainer.args.output_dir
+        plot = plot_training_curves(output_dir, os.path.join(output_dir, "training_curves.png"))
+        log(f"training curves: {plot}" if plot else "training curves: nothing was logged")
 
 
 @contextmanager

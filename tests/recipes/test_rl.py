@@ -91,6 +91,7 @@ def test_rl_trains_only_the_unfrozen_layers(tiny_model_dir, stub_data, tmp_path,
     assert not torch.equal(after["model.layers.3.mlp.down_proj.weight"], before["model.layers.3.mlp.down_proj.weight"])
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert losses and all(math.isfinite(loss) for loss in losses)
+    assert (tmp_path / "training_curves.png").stat().st_size > 1000  # loss, reward, frac_reward_zero_std ...
 
 
 def test_rl_logs_the_zero_std_fraction(tiny_model_dir, stub_data, spy, tmp_path):

@@ -85,6 +85,13 @@ def test_saved_model_reloads_untied(tiny_model_dir, stub_data, tmp_path):
     assert not torch.equal(model.lm_head.weight, model.model.embed_tokens.weight)
 
 
+def test_training_curves_are_plotted_from_the_trainer_log(tiny_model_dir, stub_data, tmp_path):
+    """After training, training_curves.png holds the logged loss (one point per step at logging_steps 1)."""
+    trainer = run_sft(tiny_model_dir, tmp_path)
+    assert [entry["step"] for entry in trainer.state.log_history if "loss" in entry] == [1, 2, 3]
+    assert (tmp_path / "training_curves.png").stat().st_size > 1000
+
+
 def test_truncation_guard_stops_training(tiny_model_dir, stub_data, tmp_path):
     """A max_length shorter than the examples stops SFT before training, with a count of the truncated examples."""
     with pytest.raises(TruncationError, match=r"16 of 16 examples exceed max_length=20"):
