@@ -3,7 +3,7 @@
     python recipes/reproduce/changed_weights.py BASE_MODEL_DIR RUN_DIR
 
 Prints the changed and unchanged parameter groups (decoder layers merged into ranges) and exits 1 if a parameter
-outside the trainable set changed (`--trainable` lists its groups: default the last 6 layers and lm_head). Used after
+outside the trainable set changed (the last `--num_unfrozen_layers` layers, default 6, and lm_head). Used after
 multi-GPU runs, where the saved model is what every rank held (DDP keeps replicas equal; FSDP gathers the shards).
 """
 

@@ -8,7 +8,8 @@
 #      benchmarks/sft_throughput.py for a TinyLlama-shaped model the same three ways. Tokens/s from each run.
 # rl:  the RL recipe (embedded model, 5 iterations of 4 prompts x 8 completions per GPU) the same three ways;
 #      seconds per iteration = train_runtime / 5.
-# After every recipe run, recipes/reproduce/changed_weights.py checks that only the last 6 layers and lm_head moved.
+# After every recipe run, recipes/reproduce/changed_weights.py checks that only the trainable layers and lm_head moved
+# (the SmolLM2 recipe trains all 30 layers, so the frozen parts are the input embeddings and the final norm).
 # Timeline, logs and JSON results go to RESULTS_DIR (runs.tar.gz); about 5 min per stage on 2 H100s.
 set -uo pipefail
 model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
@@ -34,15 +35,16 @@ launch() {
     --num_processes "$(tr ',' '\n' <<< "$gpus" | wc -l)" "$script" "$@" > "$runs/$name.log" 2>&1
   stamp "$name done (rc $?)"
 }
+unfrozen=30  # num_unfrozen_layers of recipes/SmolLM2-135M-Instruct/{sft,rl}.yaml
 check() {  # NAME: which weights the run changed
-  python3 recipes/reproduce/changed_weights.py "$model" "$runs/$1" > "$runs/$1.weights.txt" 2>&1
+  python3 recipes/reproduce/changed_weights.py "$model" "$runs/$1" --num_unfrozen_layers "$unfrozen" > "$runs/$1.weights.txt" 2>&1
   stamp "$1 weights: $(tail -n 1 "$runs/$1.weights.txt")"
 }
 
 sft_stage() {
   local flags=(--config recipes/SmolLM2-135M-Instruct/sft.yaml --model_name_or_path "$model"
     --dataset_path "$data/train1000.jsonl" --max_steps 60 --per_device_train_batch_size 4 --logging_steps 10
-    --save_strategy no --do_final_eval false --bf16 true)
+    --save_strategy no --do_final_eval false --bf16 true --num_unfrozen_layers "$unfrozen")
   launch sft_1gpu 0 single_gpu.yaml recipes/sft.py "${flags[@]}" --output_dir "$runs/sft_1gpu"; check sft_1gpu
   launch sft_ddp2 0,1 ddp.yaml recipes/sft.py "${flags[@]}" --output_dir "$runs/sft_ddp2"; check sft_ddp2
   launch sft_fsdp2 0,1 fsdp.yaml recipes/sft.py "${flags[@]}" --output_dir "$runs/sft_fsdp2"; check sft_fsdp2
@@ -58,7 +60,7 @@ sft_stage() {
 rl_stage() {
   local flags=(--config recipes/SmolLM2-135M-Instruct/rl.yaml --model_name_or_path "$model"
     --dataset_path "$data/seed_train.jsonl" --max_steps 5 --max_completion_length 256 --save_strategy no
-    --do_final_eval false --bf16 true)
+    --do_final_eval false --bf16 true --num_unfrozen_layers "$unfrozen")
   launch rl_1gpu 0 single_gpu.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_1gpu"; check rl_1gpu
   launch rl_ddp2 0,1 ddp.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_ddp2"; check rl_ddp2
   launch rl_fsdp2 0,1 fsdp.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_fsdp2"; check rl_fsdp2
