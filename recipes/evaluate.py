@@ -79,10 +79,12 @@ def main(args: EvalScriptArguments) -> dict[str, Any]:
 
     from trace_recipe.evaluation import run_evaluation, summary_line
     from trace_recipe.model import load_model_and_tokenizer, resolve_model_path
+    from trace_recipe.numerics import unmask_empty_attention_rows
     from trace_recipe.plots import plot_training_curves
 
     if not args.dataset_path:
         raise SystemExit("evaluate.py: --dataset_path is required (a synthetic or GSM-8K-format JSONL)")
+    unmask_empty_attention_rows()  # left-padded prompts: pad rows see no key, which CUDA SDPA can turn into NaN
     state = PartialState()
     path = resolve_model_path(args.model_name_or_path)
     dtype = args.dtype

@@ -27,6 +27,7 @@ from trace_recipe import (
     train_and_save,
 )
 from trace_recipe.configs import EMBEDDED_MODEL, RLScriptArguments, TraceRLOOConfig
+from trace_recipe.numerics import SkipNonFiniteGradients, unmask_empty_attention_rows
 from trace_recipe.rl_generation import TraceRLOOTrainer
 from trace_recipe.truncation import check_rl_lengths
 
@@ -39,9 +40,10 @@ def reward_funcs_by_name(names: list[str]) -> list[Callable[..., list[float]]]:
 
 
 def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_args: ModelConfig) -> TraceRLOOTrainer:
-    # Seed, logging, checkpoint to resume from
+    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/numerics.py), checkpoint
     set_seed(training_args.seed)
     setup_logging(training_args)
+    unmask_empty_attention_rows()
     checkpoint = resume_checkpoint(training_args)
     log = training_args.distributed_state.print  # prints on the main process only
 
@@ -70,6 +72,8 @@ def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_a
         train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        # a nan/inf gradient skips its optimizer step instead of turning every trainable weight into NaN
+        callbacks=[SkipNonFiniteGradients(script_args.max_nonfinite_grad_steps)],
     )
     report_trainable(trainer.model, log=log)
 

@@ -25,13 +25,15 @@ from trace_recipe import (
     train_and_save,
 )
 from trace_recipe.configs import EMBEDDED_MODEL, SFTScriptArguments, TraceSFTConfig
+from trace_recipe.numerics import SkipNonFiniteGradients, unmask_empty_attention_rows
 from trace_recipe.truncation import check_sft_lengths
 
 
 def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_args: ModelConfig) -> SFTTrainer:
-    # Seed, logging, checkpoint to resume from
+    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/numerics.py), checkpoint
     set_seed(training_args.seed)
     setup_logging(training_args)
+    unmask_empty_attention_rows()
     checkpoint = resume_checkpoint(training_args)
     log = training_args.distributed_state.print  # prints on the main process only
 
@@ -59,6 +61,8 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
         train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        # a nan/inf gradient skips its optimizer step instead of turning every trainable weight into NaN
+        callbacks=[SkipNonFiniteGradients(script_args.max_nonfinite_grad_steps)],
     )
     report_trainable(trainer.model, log=log)
 

@@ -1,9 +1,10 @@
 """Training and evaluation glue shared by `recipes/sft.py`, `recipes/rl.py` and `recipes/evaluate.py`.
 
 Modules: `configs` (script arguments, device-aware trainer configs), `model` (hub id / folder / GGUF / embedded
-model), `freezing` (last layers + lm_head trainable), `truncation` (length guard), `data`, `evaluation`,
-`generation`. This file holds the few steps both training scripts run the same way; heavy imports stay inside the
-functions so that importing `trace_recipe.data` stays cheap.
+model), `freezing` (last layers + lm_head trainable), `truncation` (length guard), `numerics` (SDPA masks without
+empty rows, skipping non-finite gradient steps), `data`, `evaluation`, `generation`. This file holds the few steps
+both training scripts run the same way; heavy imports stay inside the functions so that importing
+`trace_recipe.data` stays cheap.
 """
 
 from __future__ import annotations

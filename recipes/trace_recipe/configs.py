@@ -20,7 +20,8 @@ EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 
 @dataclass
 class TraceScriptArguments(ScriptArguments):
-    """Where the training data comes from, which layers train, and what happens after training."""
+    """Where the training data comes from, which layers train, how non-finite steps are handled, and what happens
+    after training."""
 
     dataset_path: str | None = field(
         default=None,
@@ -41,6 +42,13 @@ class TraceScriptArguments(ScriptArguments):
     )
     allow_truncation: bool = field(
         default=False, metadata={"help": "Train even if some examples exceed max_length (TRL truncates silently)."}
+    )
+    max_nonfinite_grad_steps: int = field(
+        default=3,
+        metadata={
+            "help": "Optimizer steps with nan/inf gradients are skipped; this many in a row are tolerated, one more "
+            "stops training (0: stop at the first)."
+        },
     )
     do_final_eval: bool = field(default=True, metadata={"help": "Evaluate the trained model at the end."})
     eval_dataset_path: str | None = field(

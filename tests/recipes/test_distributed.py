@@ -86,6 +86,8 @@ def test_sft_under_accelerate_with_two_cpu_processes(tiny_model_dir, dataset_jso
 
     state = json.loads((output_dir / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and state["epoch"] == 0.5  # 2 steps x 2 ranks x 2 examples = 8 of 16
+    # the non-finite-gradient check all-reduced its flag over gloo every step and found nothing to skip
+    assert [entry["nonfinite_steps_skipped"] for entry in state["log_history"]] == [0, 0, 0]
     assert_only_unfrozen_layers_changed(tiny_model_dir, output_dir, first_unfrozen=3)
 
 
