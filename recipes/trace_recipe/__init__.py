@@ -116,6 +116,9 @@ def train_and_save(trainer: Any, checkpoint: str | None, log: Any = print) -> No
         log(f"training curves: {plot}" if plot else "training curves: nothing was logged")
 
 
+_AUTOCAST_ATTRIBUTES = ("forward", "_original_forward")  # what accelerate's prepare_model sets for native AMP
+
+
 @contextmanager
 def model_for_generation(trainer: Any) -> Iterator[PreTrainedModel]:
     """The trainer's bare model without accelerate's mixed-precision forward wrapper, which is put back on exit.
@@ -133,9 +136,6 @@ def model_for_generation(trainer: Any) -> Iterator[PreTrainedModel]:
         for key in _AUTOCAST_ATTRIBUTES:
             model.__dict__.pop(key, None)
         model.__dict__.update(saved)
-
-
-_AUTOCAST_ATTRIBUTES = ("forward", "_original_forward")  # what accelerate's prepare_model sets for native AMP
 
 
 def final_evaluation(
