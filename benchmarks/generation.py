@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Sample at this temperature, as RL does (every backend, baseline included); default greedy.",
     )
     parser.add_argument("--output_json", default=None, help="Also write the results here.")
+    parser.add_argument(
+        "--profile_dir",
+        default=None,
+        help="After timing, decode one batch per backend under torch.profiler and write its op table "
+        "(self device time first) to DIR/<backend>.txt: where a decoding step's time goes.",
+    )
     return parser.parse_args(argv)
 
 
@@ -128,6 +134,30 @@ def time_backend(model: Any, prompts: list[list[int]], options: Any, pad_id: int
     }
 
 
+def profile_backend(
+    model: Any, prompts: list[list[int]], options: Any, pad_id: int, eos_ids: set[int], path: str
+) -> None:
+    """One batch (the longest prompts, as the warm-up) under torch.profiler; the op table goes to `path`."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from trace_recipe.generation import generate_token_ids
+
+    batch = sorted(prompts, key=len, reverse=True)[: options.batch_size]
+    on_cuda = model.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda else [])
+    with profile(activities=activities) as prof:
+        outputs = generate_token_ids(model, batch, pad_token_id=pad_id, eos_token_ids=eos_ids, options=options)
+        _sync(model.device)
+    averages = prof.key_averages()
+    sort_by = "self_cuda_time_total" if on_cuda else "self_cpu_time_total"
+    steps = min(options.max_new_tokens, max(len(o) for o in outputs) + 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"one batch of {len(batch)} prompts, {steps} decoding steps; torch {torch.__version__}\n")
+        f.write(averages.table(sort_by=sort_by, row_limit=40, max_name_column_width=70) + "\n")
+    print(f"profile: {path}")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
@@ -166,6 +196,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         **sampling,
     )
     runs["eager (plain generate)"] = time_backend(model, prompts, baseline, pad_id, eos_ids)
+    if args.profile_dir:
+        os.makedirs(args.profile_dir, exist_ok=True)
+        profile_backend(model, prompts, baseline, pad_id, eos_ids, os.path.join(args.profile_dir, "baseline.txt"))
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         options = GenerationOptions(
             max_new_tokens=args.max_new_tokens,
@@ -177,6 +210,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         label = f"{backend} -> {resolve_backend(backend, device)}" if backend == "auto" else backend
         try:
             runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
+            if args.profile_dir:
+                os.makedirs(args.profile_dir, exist_ok=True)
+                path = os.path.join(args.profile_dir, f"{backend}.txt")
+                profile_backend(model, prompts, options, pad_id, eos_ids, path)
         except Exception as error:  # one failing backend must not hide the others' numbers
             print(f"{label}: FAILED {type(error).__name__}: {error}")
     reference = runs["eager (plain generate)"]

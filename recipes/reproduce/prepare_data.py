@@ -4,7 +4,8 @@
 
 seed_train (250) / seed_eval (248): the seed-like distribution, 1-3 operations, same templates, disjoint questions.
 ho_train / ho_eval: one template per expert held out of training; the eval set uses only those.
-train1000: 1,000 seed-like examples (its eval set is seed_eval again: the eval stream depends only on the seed).
+train1000, train2000: 1,000 and 2,000 seed-like examples (their eval set is seed_eval again: the eval stream depends
+only on the seed).
 long_eval: 248 examples of 5-8 operations; train1000_long: 1,000 of 1-8 operations, disjoint from both eval sets.
 gsm8k_dev: the last 500 GSM-8K lines as they are (never trained on).
 mix_gsm8k: train1000_long + GSM-8K lines 1-6973 converted to traces (not written separately: the folder travels to
@@ -35,6 +36,8 @@ def main() -> None:
     write_jsonl(seed_eval, str(out / "seed_eval.jsonl"))
     train1000, _ = generate_splits(1000, 248, 0)
     write_jsonl(train1000, str(out / "train1000.jsonl"))
+    train2000, _ = generate_splits(2000, 248, 0)
+    write_jsonl(train2000, str(out / "train2000.jsonl"))
     ho_train, ho_eval = generate_splits(250, 248, 0, holdout_templates=1)
     write_jsonl(ho_train, str(out / "ho_train.jsonl"))
     write_jsonl(ho_eval, str(out / "ho_eval.jsonl"))

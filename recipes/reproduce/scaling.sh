@@ -17,14 +17,8 @@ runs=${RUNS_DIR:-/tmp/trace-recipe-scaling}
 mkdir -p "$results" "$runs"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 start=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$runs/timeline.txt"; }
-snapshot() {
-  tar czf "$results/.runs.tmp" -C "$runs" --exclude='*.safetensors' --exclude='checkpoint-*' --exclude='*.bin' \
-    --exclude='*.jsonl' . && mv "$results/.runs.tmp" "$results/runs.tar.gz"
-}
-
-model=$(python3 -c "import sys; sys.path.insert(0, 'recipes')
-from trace_recipe.model import resolve_model_path; print(resolve_model_path(sys.argv[1]))" "$model_src" | tail -n 1)
+source "$(dirname "$0")/lib.sh"  # snapshot, stamp, resolve_model
+model=$(resolve_model "$model_src")
 stamp "model ready: $model"
 
 # launch NAME GPUS CONFIG SCRIPT [flags...]: one run under accelerate launch, then the frozen-weights check
