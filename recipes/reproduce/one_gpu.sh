@@ -2,19 +2,23 @@
 # The single-GPU runs behind docs/results.md (second GPU session of 2026-11-26): one H100 or H200.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
-#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR       # MODEL: the SmolLM2 .gguf, a folder or a hub id
+#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|all]   # MODEL: .gguf, folder, hub id
 #
+# GPU=1 picks the GPU (default 0): on a 2-GPU host the two stages can run side by side, each with its own RUNS_DIR.
+# speed:
 # 1. Alone on the GPU: the seed pipeline, timed as one (SFT 250 examples -> eval -> 20 RLOO iterations -> eval),
 #    with the NaN guards of trace_recipe/numerics.py (the same pipeline diverged in the previous session).
 # 2. Alone: the generation benchmark (bf16, batch 256, greedy) with an op profile per backend and TorchInductor's
 #    perf hints (they name any CUDA-graph skip); 40 SFT steps with and without gradient checkpointing, the latter
 #    (the recipe's setting) under py-spy when it is installed.
+#    Then the generation benchmark in fp32 (greedy identity against plain generate, where bf16 cannot show it).
+# accuracy:
 # 3. Side by side, for accuracy only (their timings share the GPU): SFT on 1,000 examples x 3 epochs, and on 2,000
-#    examples x 3 epochs at batch 8 (learning rates 3e-4 and 5e-4), each followed by 20 RLOO iterations; the
-#    generation benchmark in fp32 (greedy identity against plain generate, where bf16 cannot show it).
+#    examples x 3 epochs at batch 8 (learning rates 3e-4 and 5e-4), each followed by 20 RLOO iterations.
 # Every finished stage refreshes RESULTS_DIR/runs.tar.gz (reports, logs, trainer states; no weights).
 set -uo pipefail
-model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}")
+model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
+gpu=${GPU:-0}
 runs=${RUNS_DIR:-/tmp/trace-recipe-runs}
 mkdir -p "$results" "$runs"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
@@ -23,40 +27,50 @@ source "$(dirname "$0")/lib.sh"  # snapshot, stamp, resolve_model, sft, evaluate
 model=$(resolve_model "$model_src")
 stamp "model ready: $model"
 
-stamp "pipeline start"
-sft 0 sft "$data/seed_train.jsonl" 3e-4; snapshot
-rl 0 rl sft "$data/seed_train.jsonl"; stamp "pipeline done"; snapshot
-
 generation_benchmark() {  # name [flags...]: on the pipeline's SFT model, the 248 held-out questions cycled to 256
   local name=$1; shift
-  TORCH_LOGS=perf_hints python3 benchmarks/generation.py --model "$runs/sft" --dataset_path "$data/seed_eval.jsonl" \
+  CUDA_VISIBLE_DEVICES=$gpu TORCH_LOGS=perf_hints python3 benchmarks/generation.py --model "$runs/sft" --dataset_path "$data/seed_eval.jsonl" \
     --num_prompts 256 --batch_size 256 --max_new_tokens 256 --output_json "$runs/$name.json" "$@" \
     > "$runs/$name.log" 2>&1
   stamp "$name done (rc $?)"
 }
-generation_benchmark generation_bf16 --dtype bfloat16 --backends graph,static --profile_dir "$runs/profiles_bf16"
-snapshot
-step_timing=(--max_steps 40 --logging_steps 10 --do_final_eval false)
-spy=()  # py-spy samples Python stacks 100 times a second from outside the process (little overhead), if it can
-command -v py-spy > /dev/null && spy=(py-spy record --rate 100 --format raw --output "$runs/sft_steps.pyspy.txt" --)
-stamp "sft sft_steps start (${spy[*]:-without py-spy})"
-CUDA_VISIBLE_DEVICES=0 "${spy[@]}" python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
-  --model_name_or_path "$model" --dataset_path "$data/train1000.jsonl" --output_dir "$runs/sft_steps" \
-  --save_strategy no "${step_timing[@]}" > "$runs/sft_steps.log" 2>&1
-rc=$?; stamp "sft sft_steps done (rc $rc)"
-[ "$rc" != 0 ] && [ ${#spy[@]} -gt 0 ] && sft 0 sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}"  # py-spy failed
-sft 0 sft_steps_checkpointing "$data/train1000.jsonl" 3e-4 --gradient_checkpointing true "${step_timing[@]}"
-snapshot
+speed_stage() {
+  stamp "pipeline start"
+  sft "$gpu" sft "$data/seed_train.jsonl" 3e-4; snapshot
+  rl "$gpu" rl sft "$data/seed_train.jsonl"; stamp "pipeline done"; snapshot
+
+  generation_benchmark generation_bf16 --dtype bfloat16 --backends graph,static --profile_dir "$runs/profiles_bf16"
+  snapshot
+  step_timing=(--max_steps 40 --logging_steps 10 --do_final_eval false)
+  spy=()  # py-spy samples Python stacks 100 times a second from outside the process (little overhead), if it can
+  command -v py-spy > /dev/null && spy=(py-spy record --rate 100 --format raw --output "$runs/sft_steps.pyspy.txt" --)
+  stamp "sft sft_steps start (${spy[*]:-without py-spy})"
+  CUDA_VISIBLE_DEVICES=$gpu "${spy[@]}" python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
+    --model_name_or_path "$model" --dataset_path "$data/train1000.jsonl" --output_dir "$runs/sft_steps" \
+    --save_strategy no "${step_timing[@]}" > "$runs/sft_steps.log" 2>&1
+  rc=$?; stamp "sft sft_steps done (rc $rc)"
+  [ "$rc" != 0 ] && [ ${#spy[@]} -gt 0 ] && sft "$gpu" sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}"  # py-spy failed
+  sft "$gpu" sft_steps_checkpointing "$data/train1000.jsonl" 3e-4 --gradient_checkpointing true "${step_timing[@]}"
+  snapshot
+  generation_benchmark generation_fp32 --dtype float32 --backends graph,static,eager; snapshot
+}
 
 queue_a() {
-  sft 0 sft_1000_3ep "$data/train1000.jsonl" 3e-4 --num_train_epochs 3; snapshot
-  rl 0 rl_1000_3ep sft_1000_3ep "$data/train1000.jsonl"; snapshot
+  sft "$gpu" sft_1000_3ep "$data/train1000.jsonl" 3e-4 --num_train_epochs 3; snapshot
+  rl "$gpu" rl_1000_3ep sft_1000_3ep "$data/train1000.jsonl"; snapshot
 }
 queue_b() {  # name learning_rate
-  sft 0 "sft_2000_3ep_$1" "$data/train2000.jsonl" "$2" --num_train_epochs 3 --per_device_train_batch_size 8; snapshot
-  rl 0 "rl_2000_3ep_$1" "sft_2000_3ep_$1" "$data/train2000.jsonl"; snapshot
+  sft "$gpu" "sft_2000_3ep_$1" "$data/train2000.jsonl" "$2" --num_train_epochs 3 --per_device_train_batch_size 8; snapshot
+  rl "$gpu" "rl_2000_3ep_$1" "sft_2000_3ep_$1" "$data/train2000.jsonl"; snapshot
 }
-queue_a & queue_b lr3e-4 3e-4 & queue_b lr5e-4 5e-4 &
-generation_benchmark generation_fp32 --dtype float32 --backends graph,static,eager; snapshot
-wait
-stamp "all done"; snapshot
+accuracy_stage() {
+  queue_a & queue_b lr3e-4 3e-4 & queue_b lr5e-4 5e-4 & wait
+}
+
+case $stage in
+  speed) speed_stage ;;
+  accuracy) accuracy_stage ;;
+  all) speed_stage; accuracy_stage ;;
+  *) echo "error: stage must be speed, accuracy or all, not $stage" >&2; exit 2 ;;
+esac
+stamp "done"; snapshot
