@@ -168,6 +168,12 @@ class TraceRLOOConfig(RLOOConfig):
             )
         fill_device_defaults(self)
         super().__post_init__()
+        # RLOO loads its reference model with `model_init_kwargs`; TRL adds device_map="auto" unless the run is DDP or
+        # DeepSpeed, so under FSDP every rank's copy went to GPU 0 and the first reference forward failed on the
+        # other ranks (2 H200s, 2026-11-26). Each process loads it on its own device instead; a user's map wins.
+        kwargs = dict(self.model_init_kwargs or {})
+        kwargs.setdefault("device_map", {"": str(self.distributed_state.device)})
+        self.model_init_kwargs = kwargs
 
 
 def _generate_splits(args: TraceScriptArguments, output_dir: str) -> tuple[str, str]:

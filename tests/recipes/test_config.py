@@ -53,6 +53,18 @@ def test_rl_defaults_to_eight_generations_and_the_trace_reward():
     assert training_args.num_generations == 8 and script_args.reward_funcs == ["trace"]
 
 
+def test_rl_reference_model_loads_on_this_process_device(tmp_path):
+    """RLOO's reference model is loaded with device_map set to the process's own device (TRL's "auto" put every FSDP
+    rank's copy on GPU 0); a device_map the user passes is kept, and other loading options pass through."""
+    from trace_recipe.configs import TraceRLOOConfig
+
+    _, training_args, _ = parse(rl.make_parser(), "--output_dir", str(tmp_path))
+    device = str(training_args.distributed_state.device)
+    assert training_args.model_init_kwargs == {"device_map": {"": device}}
+    user = TraceRLOOConfig(output_dir=str(tmp_path), model_init_kwargs={"device_map": "auto", "dtype": "float32"})
+    assert user.model_init_kwargs == {"device_map": "auto", "dtype": "float32"}
+
+
 def test_cpu_defaults_turn_bf16_and_checkpointing_off():
     """On a host without a GPU, unset bf16 and gradient checkpointing resolve to off and use_cpu to on."""
     _, training_args, _ = parse(sft.make_parser(), "--output_dir", "out")
