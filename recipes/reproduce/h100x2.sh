@@ -4,8 +4,8 @@
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
 #   bash recipes/reproduce/h100x2.sh MODEL .gpu_data RESULTS_DIR        # MODEL: the SmolLM2 .gguf, a folder or a hub id
 #
-# Every SFT uses recipes/SmolLM2-135M-Instruct/sft.yaml (all 30 layers trainable, 3e-4, 1 epoch) unless flags say
-# otherwise; the CPU runs of 2026-11-26 (docs/results.md) chose those values.
+# Every SFT uses recipes/SmolLM2-135M-Instruct/sft.yaml (all 30 layers trainable) at 3e-4, 1 epoch of batch 4 (lib.sh's
+# sft) unless flags say otherwise; the CPU runs of 2026-11-26 (docs/results.md) chose those values.
 # GPU 0: the seed pipeline, timed as one (SFT 250 examples -> eval -> 20 RLOO iterations -> eval), its GSM-8K dev
 #        score, the SFT throughput of a TinyLlama-shaped model, RL from the 1,000-example SFT model, and the rest of
 #        the learning-rate sweep (TRL's default 2e-5, 1e-3) and 3 epochs.

@@ -112,9 +112,7 @@ def test_recipe_reward_names_resolve(tmp_path):
     assert [f.__name__ for f in funcs] == ["trace_reward", "parse_reward", "expert_reward", "correctness_reward"]
 
 
-def test_graph_backend_samples_through_trace_recipe_generation(
-    tiny_model_dir, stub_data, spy, tmp_path, monkeypatch
-):
+def test_graph_backend_samples_through_trace_recipe_generation(tiny_model_dir, stub_data, spy, tmp_path, monkeypatch):
     """--generation_backend graph: RLOO's completions come from our compiled-loop backend; at a near-zero
     temperature they are the greedy completions of plain eager generate, so prompts and padding are wired as TRL's
     own path wires them."""
