@@ -11,8 +11,10 @@ under 1 ms). The backends, all returning the same thing (completion token ids, c
               every prompt left-padded to one length) so it compiles once per run instead of once per batch.
   graph       our own loop over the same static cache: the whole decoding step (forward, token choice, EOS
               bookkeeping) is one compiled function, so no Python runs between steps except a replay call, and
-              "all rows finished?" is asked every few steps. Greedy output equals eager `generate` (tested on CPU,
-              compiled and not, with transformers 5.17 and 5.24); GPU speed: run benchmarks/generation.py.
+              "all rows finished?" is asked every few steps. Its one-token attention folds grouped-query heads
+              instead of copying the KV cache per query head (see `_sdpa_folding_grouped_queries`). Greedy output
+              equals eager `generate` (tested on CPU, compiled and not, with transformers 5.17 and 5.24; fp32 on an
+              H200: 256/256); GPU speed: run benchmarks/generation.py.
   continuous  transformers' continuous batching (`generate_batch`, paged attention), CUDA only. Not bit-identical to
               eager by construction (different kernels); offered for speed comparisons, untested on a GPU here.
   vllm        vLLM from a model folder, when installed. Untested in this repository (no vLLM on our machines).
@@ -26,11 +28,13 @@ model's forward are used, and the one difference between them (the cache argumen
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -238,6 +242,55 @@ def _pick_tokens(logits: torch.Tensor, temperature: torch.Tensor, noise: torch.T
     return (scores / temperature - noise * torch.log(-torch.log(uniform))).argmax(dim=-1)
 
 
+# Whether the "sdpa" attention folds grouped query heads: on only while `_GraphDecoder` decodes (see below).
+_fold_grouped_queries = False
+_FOLDING_MARKER = "_trace_recipe_folds_grouped_queries"
+
+
+def _sdpa_folding_grouped_queries(sdpa: Any) -> Any:
+    """transformers' "sdpa" attention, except for one query token under a mask while `_fold_grouped_queries` is on.
+
+    With a padding mask, transformers cannot use SDPA's own grouped-query support, so it copies every KV head once
+    per query head (`repeat_kv`): at batch 256 over a static cache that copy moves gigabytes per decoding step, far
+    more than the weights. For a single query token the query heads sharing a KV head can instead be laid out as that
+    head's query rows, [batch, kv_heads, group, head_dim]: each row attends over the same keys under the same mask
+    row, so the result is the same attention without the copy.
+    """
+    import torch
+
+    @functools.wraps(sdpa)
+    def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:
+        batch, heads, length, head_dim = query.shape
+        kv_heads = key.shape[1]
+        plain = not _fold_grouped_queries or length != 1 or heads == kv_heads or attention_mask is None
+        if plain or kwargs.get("dropout") or kwargs.get("position_bias") is not None:
+            return sdpa(module, query, key, value, attention_mask, **kwargs)
+        folded = query.reshape(batch, kv_heads, heads // kv_heads, head_dim)  # head h uses KV head h // group
+        output = torch.nn.functional.scaled_dot_product_attention(
+            folded, key, value, attn_mask=attention_mask, scale=kwargs.get("scaling")
+        )
+        return output.reshape(batch, heads, 1, head_dim).transpose(1, 2).contiguous(), None
+
+    setattr(attention, _FOLDING_MARKER, True)
+    return attention
+
+
+@contextmanager
+def _folding_grouped_queries() -> Iterator[None]:
+    """Fold grouped query heads in one-token SDPA attention inside this block (registers the wrapper once)."""
+    global _fold_grouped_queries
+    from transformers import AttentionInterface
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    if not getattr(ALL_ATTENTION_FUNCTIONS["sdpa"], _FOLDING_MARKER, False):
+        AttentionInterface.register("sdpa", _sdpa_folding_grouped_queries(ALL_ATTENTION_FUNCTIONS["sdpa"]))
+    _fold_grouped_queries = True
+    try:
+        yield
+    finally:
+        _fold_grouped_queries = False
+
+
 class _GraphDecoder:
     """Our own decoding loop: static cache, and the whole decoding step compiled into one CUDA graph.
 
@@ -297,7 +350,7 @@ class _GraphDecoder:
         count = len(rows)
         rows = list(rows) + [rows[0]] * (self.batch_size - count)  # filler rows keep the shape; dropped below
         input_ids, prompt_mask = _left_pad(rows, self.prompt_length, self.pad_token_id, self.model.device)
-        with torch.no_grad():
+        with torch.no_grad(), _folding_grouped_queries():
             self.temperature.fill_(1.0 if temperature is None else temperature)
             self.noise.fill_(0.0 if temperature is None else 1.0)
             self.mask[:, : self.prompt_length].copy_(prompt_mask)

@@ -156,3 +156,51 @@ def test_auto_reports_the_backend_that_ran_after_a_fallback(tiny_llama, prompts,
     out = generate_token_ids(tiny_llama, prompts, pad_token_id=PAD, eos_token_ids={EOS}, options=options,
                              used_backends=used)  # fmt: skip
     assert used == ["static"] and out == generate(tiny_llama, prompts, backend="eager")
+
+
+def test_folded_grouped_query_attention_equals_repeated_kv_heads() -> None:
+    """One query token, 4 query heads over 2 KV heads, a padding mask: folding the query heads into rows gives what
+    transformers' sdpa (which copies each KV head per query head) gives; other shapes go to it unchanged."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    import trace_recipe.generation as generation
+
+    generator = torch.Generator().manual_seed(0)
+    module = torch.nn.Module()
+    module.num_key_value_groups, module.is_causal = 2, True
+    query = torch.randn(3, 4, 1, 8, generator=generator)
+    key, value = torch.randn(2, 3, 2, 10, 8, generator=generator).unbind(0)
+    mask = torch.ones(3, 1, 1, 10, dtype=torch.bool)
+    mask[0, ..., :4] = False  # left padding of row 0
+    folding = generation._sdpa_folding_grouped_queries(sdpa_attention_forward)
+    expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.3)
+    two_queries = (query.expand(3, 4, 2, 8), key, value, mask.expand(3, 1, 2, 10))  # a prefill: not folded
+    with generation._folding_grouped_queries():
+        folded, _ = folding(module, query, key, value, mask, scaling=0.3)
+        prefill, _ = folding(module, *two_queries, scaling=0.3)
+    assert folded.shape == expected.shape == (3, 1, 4, 8)
+    torch.testing.assert_close(folded, expected)
+    torch.testing.assert_close(prefill, sdpa_attention_forward(module, *two_queries, scaling=0.3)[0])
+    # scale is honoured: a different scaling changes the result
+    other, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=1.0)
+    assert not torch.allclose(other, folded)
+
+
+def test_graph_decoding_does_not_copy_kv_heads_per_query_head(tiny_llama, prompts, monkeypatch) -> None:
+    """While the graph backend decodes, transformers' repeat_kv runs for the prefill only (2 layers x keys and values
+    per batch), not at every decoding step as under plain generate; the tokens stay those of plain generate.
+    transformers >= 5.2x packs grouped queries itself, but not under torch.compile (our decoding step on a GPU), so
+    the test makes it see a compiling context."""
+    import transformers.integrations.sdpa_attention as sdpa_attention
+
+    if hasattr(sdpa_attention, "is_torchdynamo_compiling"):
+        monkeypatch.setattr(sdpa_attention, "is_torchdynamo_compiling", lambda: True)
+    calls = []
+    original = sdpa_attention.repeat_kv
+    monkeypatch.setattr(sdpa_attention, "repeat_kv", lambda x, n: calls.append(x.shape) or original(x, n))
+    plain = generate(tiny_llama, prompts, backend="eager", sort_by_length=False)
+    eager_calls = len(calls)
+    calls.clear()
+    assert generate(tiny_llama, prompts, backend="graph") == plain
+    batches = len(length_sorted_batches([len(p) for p in prompts], 4))
+    assert len(calls) == 2 * 2 * batches < eager_calls
