@@ -169,8 +169,13 @@ def final_evaluation(
 
 
 def run_script(main: Any, parser: Any) -> None:
-    """Parse flags (over `--config` YAML defaults) and run `main`; an expected error exits with its one line."""
-    arguments = parser.parse_args_and_config()
+    """Parse flags (over `--config` YAML defaults) and run `main`; a bad value in the YAML or a flag (a config's own
+    check raises ValueError) and an expected error during the run exit with their one line."""
+    try:
+        arguments = parser.parse_args_and_config()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         main(*arguments)
     except RecipeError as error:

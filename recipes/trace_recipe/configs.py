@@ -57,6 +57,15 @@ class TraceScriptArguments(ScriptArguments):
     num_eval_examples: int = field(default=248, metadata={"help": "Size of the generated final-evaluation set."})
     eval_max_new_tokens: int = field(default=512, metadata={"help": "Token budget of one evaluation trace."})
 
+    def __post_init__(self) -> None:
+        parent = getattr(super(), "__post_init__", None)  # TRL's ScriptArguments has none in some versions
+        if parent is not None:
+            parent()
+        if self.max_nonfinite_grad_steps < 0:  # refused when parsed, not after the model has loaded
+            raise ValueError(
+                f"max_nonfinite_grad_steps {self.max_nonfinite_grad_steps}: use 0 (stop at the first) or more"
+            )
+
     def load_datasets(self, output_dir: str) -> tuple[Dataset, Dataset | None]:
         """The training set and, with `do_final_eval`, the evaluation set, both loaded before any training.
 

@@ -256,6 +256,22 @@ def test_a_negative_limit_is_refused():
 # ---- Configuration and the recipes' wiring ----
 
 
+def test_a_negative_limit_is_refused_when_the_flags_are_parsed(capsys):
+    """--max_nonfinite_grad_steps -1 stops the script before anything loads, with one line naming the fix."""
+    from trace_recipe import run_script
+
+    ran = []
+    parser = sft.make_parser()
+    parser.parse_args_and_config = lambda: type(parser).parse_args_and_config(
+        parser, args=["--output_dir", "out", "--max_nonfinite_grad_steps", "-1"]
+    )
+    with pytest.raises(SystemExit) as stop:
+        run_script(lambda *arguments: ran.append(arguments), parser)
+    message = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and not ran
+    assert message == "error: max_nonfinite_grad_steps -1: use 0 (stop at the first) or more"
+
+
 def test_max_nonfinite_grad_steps_parses_from_yaml_and_flags(tmp_path):
     """Default 3; a recipe YAML sets it, and a flag wins over the YAML, in both SFT and RL."""
     config = tmp_path / "recipe.yaml"
