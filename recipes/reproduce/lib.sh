@@ -1,4 +1,5 @@
-# Helpers shared by the reproduce scripts (sourced, not run). The caller sets model, data, runs, results and start.
+# Shared start and helpers of the reproduce scripts (sourced, not run). The caller sets model_src, data, results and
+# runs; sourcing creates the folders, starts the clock and resolves (converts once) the model into $model.
 # Every run writes its log, reports and trainer state under $runs; `snapshot` packs them (no weights) into
 # $results/runs.tar.gz, so whatever finished survives a run cut short.
 
@@ -43,3 +44,9 @@ rl() {  # gpu name sft_dir train_file [flags...]: 20 RLOO iterations (recipes/Sm
     "$@" > "$runs/$name.log" 2>&1
   stamp "rl $name done (rc $?)"
 }
+
+mkdir -p "$results" "$runs"
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+start=$(date +%s)
+model=$(resolve_model "$model_src")
+stamp "model ready: $model"

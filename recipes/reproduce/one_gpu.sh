@@ -20,12 +20,7 @@ set -uo pipefail
 model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
 gpu=${GPU:-0}
 runs=${RUNS_DIR:-/tmp/trace-recipe-runs}
-mkdir -p "$results" "$runs"
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-start=$(date +%s)
-source "$(dirname "$0")/lib.sh"  # snapshot, stamp, resolve_model, sft, evaluate, rl
-model=$(resolve_model "$model_src")
-stamp "model ready: $model"
+source "$(dirname "$0")/lib.sh"  # $model, and snapshot, stamp, resolve_model, sft, evaluate, rl
 
 generation_benchmark() {  # name [flags...]: on the pipeline's SFT model, the 248 held-out questions cycled to 256
   local name=$1; shift

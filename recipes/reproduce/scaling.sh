@@ -14,12 +14,7 @@
 set -uo pipefail
 model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
 runs=${RUNS_DIR:-/tmp/trace-recipe-scaling}
-mkdir -p "$results" "$runs"
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-start=$(date +%s)
-source "$(dirname "$0")/lib.sh"  # snapshot, stamp, resolve_model
-model=$(resolve_model "$model_src")
-stamp "model ready: $model"
+source "$(dirname "$0")/lib.sh"  # $model, and snapshot, stamp, resolve_model
 
 # launch NAME GPUS CONFIG SCRIPT [flags...]: one run under accelerate launch, then the frozen-weights check
 launch() {
