@@ -263,7 +263,7 @@ def _sdpa_folding_grouped_queries(sdpa: Any) -> Any:
         batch, heads, length, head_dim = query.shape
         kv_heads = key.shape[1]
         plain = not _fold_grouped_queries or length != 1 or heads == kv_heads or attention_mask is None
-        if plain or kwargs.get("dropout") or kwargs.get("position_bias") is not None:
+        if plain or attention_mask.shape[1] != 1 or kwargs.get("dropout") or kwargs.get("position_bias") is not None:
             return sdpa(module, query, key, value, attention_mask, **kwargs)
         folded = query.reshape(batch, kv_heads, heads // kv_heads, head_dim)  # head h uses KV head h // group
         output = torch.nn.functional.scaled_dot_product_attention(
