@@ -2,12 +2,15 @@
 # Issue 6: both recipes on 1 GPU vs 2 GPUs (DDP, and FSDP as the sharded strategy), on a host with 2 GPUs.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data                   # on any machine, deterministic
-#   bash recipes/reproduce/scaling.sh MODEL .gpu_data RESULTS_DIR [sft|rl|all]   # MODEL: the SmolLM2 .gguf or a folder
+#   bash recipes/reproduce/scaling.sh MODEL .gpu_data RESULTS_DIR [sft|rl|rl_tinyllama|all]  # MODEL: .gguf or folder
 #
 # sft: the SFT recipe (embedded model, 60 steps of 4 examples per GPU) on 1 GPU, 2 GPUs DDP, 2 GPUs FSDP; then
 #      benchmarks/sft_throughput.py for a TinyLlama-shaped model the same three ways. Tokens/s from each run.
 # rl:  the RL recipe (embedded model, 5 iterations of 4 prompts x 8 completions per GPU) the same three ways;
-#      seconds per iteration = train_runtime / 5.
+#      seconds per iteration: the median logged step_time after the first (which compiles the sampler).
+# rl_tinyllama: the same for a TinyLlama-shaped model with random weights (recipes/reproduce/shaped_model.py; its
+#      completions never stop early, so each of the 4 iterations decodes 256 tokens), last 6 layers + lm_head trained.
+#      Every reward is 0 for such completions, so the iterations do all their work but move no weight: timing only.
 # After every recipe run, recipes/reproduce/changed_weights.py checks that only the trainable layers and lm_head moved
 # (the SmolLM2 recipe trains all 30 layers, so the frozen parts are the input embeddings and the final norm).
 # Timeline, logs and JSON results go to RESULTS_DIR (runs.tar.gz); about 5 min per stage on 2 H100s.
@@ -25,8 +28,9 @@ launch() {
   stamp "$name done (rc $?)"
 }
 unfrozen=30  # num_unfrozen_layers of recipes/SmolLM2-135M-Instruct/{sft,rl}.yaml
-check() {  # NAME: which weights the run changed
-  python3 recipes/reproduce/changed_weights.py "$model" "$runs/$1" --num_unfrozen_layers "$unfrozen" > "$runs/$1.weights.txt" 2>&1
+check() {  # NAME [BASE_MODEL TRAINABLE_LAYERS]: which weights the run changed
+  python3 recipes/reproduce/changed_weights.py "${2:-$model}" "$runs/$1" --num_unfrozen_layers "${3:-$unfrozen}" \
+    > "$runs/$1.weights.txt" 2>&1
   stamp "$1 weights: $(tail -n 1 "$runs/$1.weights.txt")"
 }
 
@@ -56,10 +60,27 @@ rl_stage() {
   snapshot
 }
 
+rl_tinyllama_stage() {  # RL on a TinyLlama-shaped model (random weights, SmolLM2's tokenizer), the seed's 6 layers
+  local tiny=$runs/tinyllama-shaped
+  python3 recipes/reproduce/shaped_model.py tinyllama "$tiny" --tokenizer "$model" > "$runs/tinyllama-shaped.log" 2>&1
+  stamp "tinyllama-shaped model written (rc $?)"
+  local flags=(--config recipes/SmolLM2-135M-Instruct/rl.yaml --model_name_or_path "$tiny"
+    --dataset_path "$data/seed_train.jsonl" --max_steps 4 --max_completion_length 256 --save_strategy no
+    --do_final_eval false --bf16 true --num_unfrozen_layers 6)
+  local name
+  for name in rl_tinyllama_1gpu:0:single_gpu rl_tinyllama_ddp2:0,1:ddp rl_tinyllama_fsdp2:0,1:fsdp; do
+    IFS=: read -r name gpus config <<< "$name"
+    launch "$name" "$gpus" "$config.yaml" recipes/rl.py "${flags[@]}" --output_dir "$runs/$name"
+    check "$name" "$tiny" 6
+  done
+  snapshot
+}
+
 case $stage in
   sft) sft_stage ;;
   rl) rl_stage ;;
-  all) sft_stage; rl_stage ;;
-  *) echo "error: stage must be sft, rl or all, not $stage" >&2; exit 2 ;;
+  rl_tinyllama) rl_tinyllama_stage ;;
+  all) sft_stage; rl_stage; rl_tinyllama_stage ;;
+  *) echo "error: stage must be sft, rl, rl_tinyllama or all, not $stage" >&2; exit 2 ;;
 esac
 stamp "done"; snapshot
