@@ -135,9 +135,9 @@ def time_backend(model: Any, prompts: list[list[int]], options: Any, pad_id: int
 
 
 def profile_backend(
-    model: Any, prompts: list[list[int]], options: Any, pad_id: int, eos_ids: set[int], path: str
+    model: Any, prompts: list[list[int]], options: Any, pad_id: int, eos_ids: set[int], profile_dir: str, name: str
 ) -> None:
-    """One batch (the longest prompts, as the warm-up) under torch.profiler; the op table goes to `path`."""
+    """One batch (the longest prompts, as the warm-up) under torch.profiler; the op table goes to DIR/NAME.txt."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -152,6 +152,8 @@ def profile_backend(
     averages = prof.key_averages()
     sort_by = "self_cuda_time_total" if on_cuda else "self_cpu_time_total"
     steps = min(options.max_new_tokens, max(len(o) for o in outputs) + 1)
+    os.makedirs(profile_dir, exist_ok=True)
+    path = os.path.join(profile_dir, f"{name}.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"one batch of {len(batch)} prompts, {steps} decoding steps; torch {torch.__version__}\n")
         f.write(averages.table(sort_by=sort_by, row_limit=40, max_name_column_width=70) + "\n")
@@ -197,8 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     runs["eager (plain generate)"] = time_backend(model, prompts, baseline, pad_id, eos_ids)
     if args.profile_dir:
-        os.makedirs(args.profile_dir, exist_ok=True)
-        profile_backend(model, prompts, baseline, pad_id, eos_ids, os.path.join(args.profile_dir, "baseline.txt"))
+        profile_backend(model, prompts, baseline, pad_id, eos_ids, args.profile_dir, "baseline")
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         options = GenerationOptions(
             max_new_tokens=args.max_new_tokens,
@@ -211,9 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         try:
             runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
             if args.profile_dir:
-                os.makedirs(args.profile_dir, exist_ok=True)
-                path = os.path.join(args.profile_dir, f"{backend}.txt")
-                profile_backend(model, prompts, options, pad_id, eos_ids, path)
+                profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, backend)
         except Exception as error:  # one failing backend must not hide the others' numbers
             print(f"{label}: FAILED {type(error).__name__}: {error}")
     reference = runs["eager (plain generate)"]

@@ -67,12 +67,12 @@ rl_tinyllama_stage() {  # RL on a TinyLlama-shaped model (random weights, SmolLM
   local flags=(--config recipes/SmolLM2-135M-Instruct/rl.yaml --model_name_or_path "$tiny"
     --dataset_path "$data/seed_train.jsonl" --max_steps 4 --max_completion_length 256 --save_strategy no
     --do_final_eval false --bf16 true --num_unfrozen_layers 6)
-  local name
-  for name in rl_tinyllama_1gpu:0:single_gpu rl_tinyllama_ddp2:0,1:ddp rl_tinyllama_fsdp2:0,1:fsdp; do
-    IFS=: read -r name gpus config <<< "$name"
-    launch "$name" "$gpus" "$config.yaml" recipes/rl.py "${flags[@]}" --output_dir "$runs/$name"
-    check "$name" "$tiny" 6
-  done
+  launch rl_tinyllama_1gpu 0 single_gpu.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_tinyllama_1gpu"
+  check rl_tinyllama_1gpu "$tiny" 6
+  launch rl_tinyllama_ddp2 0,1 ddp.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_tinyllama_ddp2"
+  check rl_tinyllama_ddp2 "$tiny" 6
+  launch rl_tinyllama_fsdp2 0,1 fsdp.yaml recipes/rl.py "${flags[@]}" --output_dir "$runs/rl_tinyllama_fsdp2"
+  check rl_tinyllama_fsdp2 "$tiny" 6
   snapshot
 }
 

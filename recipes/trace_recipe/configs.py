@@ -61,10 +61,9 @@ class TraceScriptArguments(ScriptArguments):
         parent = getattr(super(), "__post_init__", None)  # TRL's ScriptArguments has none in some versions
         if parent is not None:
             parent()
-        if self.max_nonfinite_grad_steps < 0:  # refused when parsed, not after the model has loaded
-            raise ValueError(
-                f"max_nonfinite_grad_steps {self.max_nonfinite_grad_steps}: use 0 (stop at the first) or more"
-            )
+        from trace_recipe.numerics import check_max_nonfinite_grad_steps
+
+        check_max_nonfinite_grad_steps(self.max_nonfinite_grad_steps)  # refused when parsed, before the model loads
 
     def load_datasets(self, output_dir: str) -> tuple[Dataset, Dataset | None]:
         """The training set and, with `do_final_eval`, the evaluation set, both loaded before any training.

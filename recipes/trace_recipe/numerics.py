@@ -50,6 +50,13 @@ def unmask_empty_attention_rows() -> None:
     AttentionMaskInterface.register("sdpa", sdpa_mask_without_empty_rows)
 
 
+def check_max_nonfinite_grad_steps(value: int) -> int:
+    """The limit of consecutive skipped steps, refused if negative (checked when flags are parsed, and here)."""
+    if value < 0:
+        raise ValueError(f"max_nonfinite_grad_steps {value}: use 0 (stop at the first) or more")
+    return value
+
+
 class SkipNonFiniteGradients(TrainerCallback):
     """Skip optimizer steps whose gradients hold nan/inf; stop after more than `max_consecutive` in a row.
 
@@ -65,9 +72,7 @@ class SkipNonFiniteGradients(TrainerCallback):
     LOG_KEY = "nonfinite_steps_skipped"
 
     def __init__(self, max_consecutive: int = 3) -> None:
-        if max_consecutive < 0:
-            raise ValueError(f"max_nonfinite_grad_steps {max_consecutive}: use 0 (stop at the first) or more")
-        self.max_consecutive = max_consecutive
+        self.max_consecutive = check_max_nonfinite_grad_steps(max_consecutive)
         self.skipped = 0
         self.consecutive = 0
 
