@@ -17,11 +17,13 @@ argmax, so on GPU a handful of mismatches in hundreds is a numerics question, no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from typing import Any
+from unittest import mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=None,
         help="Sample at this temperature, as RL does (every backend, baseline included); default greedy.",
+    )
+    parser.add_argument(
+        "--ablate_fold",
+        action="store_true",
+        help="Also time the graph backend without its grouped-query fold (transformers' own attention, which copies "
+        "the KV cache once per query head): what the fold is worth.",
     )
     parser.add_argument("--output_json", default=None, help="Also write the results here.")
     parser.add_argument(
@@ -163,10 +171,12 @@ def profile_backend(
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
+    from trace_recipe import generation
     from trace_recipe.generation import (
         GenerationOptions,
         eos_token_ids_of,
         pad_token_id_of,
+        release_graph_decoder,
         render_prompts,
         resolve_backend,
     )
@@ -215,6 +225,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, backend)
         except Exception as error:  # one failing backend must not hide the others' numbers
             print(f"{label}: FAILED {type(error).__name__}: {error}")
+    if args.ablate_fold:
+        label = "graph (no GQA fold)"
+        options = GenerationOptions(
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            backend="graph",
+            compile=compile_flag,
+            **sampling,
+        )
+        release_graph_decoder(model)  # a fresh decoder, compiled without the fold
+        with mock.patch.object(generation, "_folding_grouped_queries", contextlib.nullcontext):
+            runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
+            if args.profile_dir:
+                profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, "graph_no_fold")
     reference = runs["eager (plain generate)"]
     print(
         f"\n{'backend':<24}{'first call s':>13}{'time s':>9}{'new tok':>9}{'tok/s':>10}{'ms/step':>9}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The single-GPU runs behind docs/results.md (second GPU session of 2026-11-26): one H100 or H200.
+# The single-GPU runs behind docs/results.md (GPU sessions of 2026-11-26 and 27): one H100 or H200.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
-#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|all]   # MODEL: .gguf, folder, hub id
+#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|default|all]  # MODEL: .gguf, folder, hub id
 #
-# GPU=1 picks the GPU (default 0): on a 2-GPU host the two stages can run side by side, each with its own RUNS_DIR.
+# GPU=1 picks the GPU (default 0): on a 2-GPU host two stages can run side by side, each with its own RUNS_DIR.
 # speed:
 # 1. Alone on the GPU: the seed pipeline, timed as one (SFT 250 examples -> eval -> 20 RLOO iterations -> eval),
 #    with the NaN guards of trace_recipe/numerics.py (the same pipeline diverged in the previous session).
@@ -12,9 +12,15 @@
 #    perf hints (they name any CUDA-graph skip); 40 SFT steps with and without gradient checkpointing, the latter
 #    (the recipe's setting) under py-spy when it is installed.
 #    Then the generation benchmark in fp32 (greedy identity against plain generate, where bf16 cannot show it).
+#    Both benchmarks also time the graph backend without its grouped-query fold (--ablate_fold).
 # accuracy:
 # 3. Side by side, for accuracy only (their timings share the GPU): SFT on 1,000 examples x 3 epochs, and on 2,000
 #    examples x 3 epochs at batch 8 (learning rates 3e-4 and 5e-4), each followed by 20 RLOO iterations.
+# default:
+# 4. Side by side, for accuracy only: the SFT recipe's default (2,000 examples x 3 epochs, batch 8, 5e-4) evaluated
+#    beyond its held-out set: 5-8 operation chains, GSM-8K dev (greedy and self-consistency of 8), the held-out set
+#    in bf16 and fp32 (evaluate.py's GPU default is bf16, in-training evaluation uses the fp32 model); the same
+#    configuration with one template per expert held out of training (ho_train2000 -> ho_eval); and 4,000 examples.
 # Every finished stage refreshes RESULTS_DIR/runs.tar.gz (reports, logs, trainer states; no weights).
 set -uo pipefail
 model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
@@ -34,7 +40,8 @@ speed_stage() {
   sft "$gpu" sft "$data/seed_train.jsonl" 3e-4; snapshot
   rl "$gpu" rl sft "$data/seed_train.jsonl"; stamp "pipeline done"; snapshot
 
-  generation_benchmark generation_bf16 --dtype bfloat16 --backends graph,static --profile_dir "$runs/profiles_bf16"
+  generation_benchmark generation_bf16 --dtype bfloat16 --backends graph,static --ablate_fold \
+    --profile_dir "$runs/profiles_bf16"
   snapshot
   step_timing=(--max_steps 40 --logging_steps 10 --do_final_eval false)
   spy=()  # py-spy samples Python stacks 100 times a second from outside the process (little overhead), if it can
@@ -47,7 +54,7 @@ speed_stage() {
   [ "$rc" != 0 ] && [ ${#spy[@]} -gt 0 ] && sft "$gpu" sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}"  # py-spy failed
   sft "$gpu" sft_steps_checkpointing "$data/train1000.jsonl" 3e-4 --gradient_checkpointing true "${step_timing[@]}"
   snapshot
-  generation_benchmark generation_fp32 --dtype float32 --backends graph,static,eager; snapshot
+  generation_benchmark generation_fp32 --dtype float32 --backends graph,static,eager --ablate_fold; snapshot
 }
 
 queue_a() {
@@ -62,10 +69,27 @@ accuracy_stage() {
   queue_a & queue_b lr3e-4 3e-4 & queue_b lr5e-4 5e-4 & wait
 }
 
+default_recipe=(--num_train_epochs 3 --per_device_train_batch_size 8)  # with 5e-4: recipes/SmolLM2-135M-Instruct/sft.yaml
+default_beyond_held_out() {
+  sft "$gpu" sft_default "$data/train2000.jsonl" 5e-4 "${default_recipe[@]}"; snapshot
+  evaluate "$gpu" sft_default "$data/long_eval.jsonl" long_eval
+  evaluate "$gpu" sft_default "$data/seed_eval.jsonl" seed_eval_bf16 --dtype bfloat16
+  evaluate "$gpu" sft_default "$data/seed_eval.jsonl" seed_eval_fp32 --dtype float32; snapshot
+  evaluate "$gpu" sft_default "$data/gsm8k_dev.jsonl" gsm8k_dev --self_consistency 8; snapshot
+}
+default_stage() {
+  default_beyond_held_out &
+  { sft "$gpu" sft_default_ho "$data/ho_train2000.jsonl" 5e-4 "${default_recipe[@]}" \
+      --eval_dataset_path "$data/ho_eval.jsonl"; snapshot; } &
+  { sft "$gpu" sft_4000_3ep "$data/train4000.jsonl" 5e-4 "${default_recipe[@]}"; snapshot; } &
+  wait
+}
+
 case $stage in
   speed) speed_stage ;;
   accuracy) accuracy_stage ;;
-  all) speed_stage; accuracy_stage ;;
-  *) echo "error: stage must be speed, accuracy or all, not $stage" >&2; exit 2 ;;
+  default) default_stage ;;
+  all) speed_stage; accuracy_stage; default_stage ;;
+  *) echo "error: stage must be speed, accuracy, default or all, not $stage" >&2; exit 2 ;;
 esac
 stamp "done"; snapshot
