@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The single-GPU runs behind docs/results.md (GPU sessions of 2026-11-26 and 27): one H100 or H200.
+# The single-GPU runs behind docs/results.md (second and third GPU sessions of 2026-11-26): one H100 or H200.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
 #   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|default|all]  # MODEL: .gguf, folder, hub id
