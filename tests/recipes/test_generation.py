@@ -204,3 +204,25 @@ def test_graph_decoding_does_not_copy_kv_heads_per_query_head(tiny_llama, prompt
     assert generate(tiny_llama, prompts, backend="graph") == plain
     batches = len(length_sorted_batches([len(p) for p in prompts], 4))
     assert len(calls) == 2 * 2 * batches < eager_calls
+
+
+def test_generation_benchmark_ablates_the_fold_side_by_side(tiny_model_dir, tmp_path, monkeypatch) -> None:
+    """`benchmarks/generation.py --ablate_fold` times the graph backend twice, with and without the grouped-query
+    fold (seen from inside the decoding step), and both give plain generate's greedy tokens."""
+    from benchmarks import generation as benchmark
+    from trace_recipe import generation
+
+    fold_seen = []
+    original = generation._pick_tokens
+    monkeypatch.setattr(
+        generation, "_pick_tokens", lambda *a: fold_seen.append(generation._fold_grouped_queries) or original(*a)
+    )
+    flags = ["--model", str(tiny_model_dir), "--device", "cpu", "--dtype", "float32", "--num_prompts", "6"]
+    flags += ["--batch_size", "4", "--max_new_tokens", "8", "--backends", "graph", "--ablate_fold", "--compile", "off"]
+    summary = benchmark.main(flags + ["--output_json", str(tmp_path / "generation.json")])
+    rows = summary["backends"]
+    assert list(rows) == ["eager (plain generate)", "graph", "graph (no GQA fold)"]
+    assert [row["identical"] for row in rows.values()] == [6, 6, 6]
+    assert True in fold_seen and False in fold_seen
+    assert fold_seen.index(False) > len(fold_seen) - 1 - fold_seen[::-1].index(True)  # the graph run first, then not
+    assert generation._fold_grouped_queries is False
