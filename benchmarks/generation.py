@@ -207,38 +207,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sort_by_length=False,
         **sampling,
     )
-    runs["eager (plain generate)"] = time_backend(model, prompts, baseline, pad_id, eos_ids)
-    if args.profile_dir:
-        profile_backend(model, prompts, baseline, pad_id, eos_ids, args.profile_dir, "baseline")
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        options = GenerationOptions(
+
+    def run(label: str, options: GenerationOptions, profile_name: str) -> None:
+        runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
+        if args.profile_dir:
+            profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, profile_name)
+
+    def project_options(backend: str) -> GenerationOptions:
+        return GenerationOptions(
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
             backend=backend,
             compile=compile_flag,
             **sampling,
         )
+
+    run("eager (plain generate)", baseline, "baseline")
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         label = f"{backend} -> {resolve_backend(backend, device)}" if backend == "auto" else backend
         try:
-            runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
-            if args.profile_dir:
-                profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, backend)
+            run(label, project_options(backend), backend)
         except Exception as error:  # one failing backend must not hide the others' numbers
             print(f"{label}: FAILED {type(error).__name__}: {error}")
     if args.ablate_fold:
-        label = "graph (no GQA fold)"
-        options = GenerationOptions(
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            backend="graph",
-            compile=compile_flag,
-            **sampling,
-        )
         release_graph_decoder(model)  # a fresh decoder, compiled without the fold
         with mock.patch.object(generation, "_folding_grouped_queries", contextlib.nullcontext):
-            runs[label] = time_backend(model, prompts, options, pad_id, eos_ids)
-            if args.profile_dir:
-                profile_backend(model, prompts, options, pad_id, eos_ids, args.profile_dir, "graph_no_fold")
+            run("graph (no GQA fold)", project_options("graph"), "graph_no_fold")
     reference = runs["eager (plain generate)"]
     print(
         f"\n{'backend':<24}{'first call s':>13}{'time s':>9}{'new tok':>9}{'tok/s':>10}{'ms/step':>9}"

@@ -34,11 +34,9 @@ def main() -> None:
     train, seed_eval = generate_splits(250, 248, 0)
     write_jsonl(train, str(out / "seed_train.jsonl"))
     write_jsonl(seed_eval, str(out / "seed_eval.jsonl"))
-    train1000, _ = generate_splits(1000, 248, 0)
-    write_jsonl(train1000, str(out / "train1000.jsonl"))
-    for size in (2000, 4000):
-        train_n, _ = generate_splits(size, 248, 0)
-        write_jsonl(train_n, str(out / f"train{size}.jsonl"))
+    for size in (1000, 2000, 4000):
+        larger_train, _ = generate_splits(size, 248, 0)
+        write_jsonl(larger_train, str(out / f"train{size}.jsonl"))
     ho_train, ho_eval = generate_splits(250, 248, 0, holdout_templates=1)
     write_jsonl(ho_train, str(out / "ho_train.jsonl"))
     ho_train2000, _ = generate_splits(2000, 248, 0, holdout_templates=1)

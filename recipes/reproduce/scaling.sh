@@ -10,7 +10,8 @@
 #      seconds per iteration: the median logged step_time after the first (which compiles the sampler).
 # rl_tinyllama: the same for a TinyLlama-shaped model with random weights (recipes/reproduce/shaped_model.py; its
 #      completions never stop early, so each of the 4 iterations decodes 256 tokens), last 6 layers + lm_head trained.
-#      Every reward is 0 for such completions, so the iterations do all their work but move no weight: timing only.
+#      Every reward is 0 for such completions, so the iterations do all their work but learn nothing: timing only
+#      (the trainable layers still move: Adam rescales even round-off-sized gradients to full steps).
 # After every recipe run, recipes/reproduce/changed_weights.py checks that only the trainable layers and lm_head moved
 # (the SmolLM2 recipe trains all 30 layers, so the frozen parts are the input embeddings and the final norm).
 # Timeline, logs and JSON results go to RESULTS_DIR (runs.tar.gz); about 5 min per stage on 2 H100s.
