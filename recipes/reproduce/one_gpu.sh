@@ -8,6 +8,8 @@
 # speed:
 # 1. Alone on the GPU: the seed pipeline, timed as one (SFT 250 examples -> eval -> 20 RLOO iterations -> eval),
 #    with the NaN guards of trace_recipe/numerics.py (the same pipeline diverged in the previous session).
+#    Then the same RL run from the code before the graph step's `dynamic=False` (a copy of recipes/ with it removed),
+#    from the compiler cache the pipeline's RL started with: its in-process evaluation recompiled with dynamic shapes.
 # 2. Alone: the generation benchmark (bf16, batch 256, greedy) with an op profile per backend and TorchInductor's
 #    perf hints (they name any CUDA-graph skip); 40 SFT steps with and without gradient checkpointing, the latter
 #    (the recipe's setting) under py-spy when it is installed.
@@ -35,10 +37,24 @@ generation_benchmark() {  # name [flags...]: on the pipeline's SFT model, the 24
     > "$runs/$name.log" 2>&1
   stamp "$name done (rc $?)"
 }
+rl_with_dynamic_shapes() {  # name: 20 RLOO iterations from the pipeline's SFT model, the graph step as it was
+  local code=${runs}_code_dynamic_shapes
+  rm -rf "$code" && mkdir -p "$code" && cp -r recipes "$code/"
+  sed -i 's/, dynamic=False)/)/' "$code/recipes/trace_recipe/generation.py"
+  if cmp -s recipes/trace_recipe/generation.py "$code/recipes/trace_recipe/generation.py"; then
+    stamp "error: no dynamic=False to remove"; return
+  fi
+  rm -rf "${runs}_inductor_ab" && cp -r "${runs}_inductor_after_sft" "${runs}_inductor_ab"
+  (cd "$code" && TORCHINDUCTOR_CACHE_DIR=${runs}_inductor_ab rl "$gpu" "$1" sft "$data/seed_train.jsonl")
+}
 speed_stage() {
+  export TORCHINDUCTOR_CACHE_DIR=${runs}_inductor  # a known place, so the A/B run below can start from a copy
+  rm -rf "$TORCHINDUCTOR_CACHE_DIR"
   stamp "pipeline start"
   sft "$gpu" sft "$data/seed_train.jsonl" 3e-4; snapshot
+  cp -r "$TORCHINDUCTOR_CACHE_DIR" "${runs}_inductor_after_sft"
   rl "$gpu" rl sft "$data/seed_train.jsonl"; stamp "pipeline done"; snapshot
+  rl_with_dynamic_shapes rl_dynamic_shapes; snapshot
 
   generation_benchmark generation_bf16 --dtype bfloat16 --backends graph,static --ablate_fold \
     --profile_dir "$runs/profiles_bf16"

@@ -327,7 +327,10 @@ class _GraphDecoder:
         if compile_step:
             for tensor in (self.mask, self.temperature, self.noise):
                 torch._dynamo.mark_static_address(tensor)
-            self.step = torch.compile(self._decode_step, mode="reduce-overhead")
+            # dynamic=False: a process's second decoder (RL samples at one shape, then evaluates at another) would
+            # otherwise recompile with symbolic batch and cache sizes (dynamo's automatic dynamic shapes), slower to
+            # compile and to run than a graph specialised to its own fixed shapes.
+            self.step = torch.compile(self._decode_step, mode="reduce-overhead", dynamic=False)
 
     def _forward_pick(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         logits = self.model(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -97,6 +99,31 @@ def test_compiled_paths_match_eager(tiny_llama, prompts, backend: str) -> None:
     """torch.compile of the decoding step (forced on CPU here; on by default on CUDA) changes no greedy token."""
     plain = generate(tiny_llama, prompts[:6], backend="eager")
     assert generate(tiny_llama, prompts[:6], backend=backend, compile=True) == plain
+
+
+@pytest.mark.slow
+def test_a_second_decoder_shape_compiles_without_dynamic_shapes(tiny_llama, prompts) -> None:
+    """RL samples at one shape, then evaluates at another in the same process: the second decoder compiles a graph
+    for its own fixed shapes, not one with symbolic sizes (dynamo's automatic dynamic shapes: slower to compile, and
+    the likely cause of in-RL evaluations of 94-134 s on GPUs, docs/results.md)."""
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    shape_log = logging.getLogger("torch.fx.experimental.symbolic_shapes")  # traces and dynamic-size decisions
+    level = shape_log.level
+    shape_log.addHandler(handler)
+    shape_log.setLevel(logging.INFO)
+    torch._dynamo.reset()  # earlier tests' compilations would make the first shape here a recompile too
+    try:
+        plain = generate(tiny_llama, prompts[:8], backend="eager", batch_size=8, max_new_tokens=24)
+        generate(tiny_llama, prompts[:4], backend="graph", compile=True, do_sample=True)
+        evaluation = generate(tiny_llama, prompts[:8], backend="graph", compile=True, batch_size=8, max_new_tokens=24)
+    finally:
+        shape_log.removeHandler(handler)
+        shape_log.setLevel(level)
+    assert evaluation == plain
+    assert sum("create_env" in message for message in records) >= 2, "both shapes should have been traced"
+    assert not [message for message in records if "as dynamic" in message]
 
 
 @pytest.mark.parametrize("backend", ["eager", "graph"])
