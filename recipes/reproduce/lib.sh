@@ -17,15 +17,19 @@ from trace_recipe.model import resolve_model_path; print(resolve_model_path(sys.
 }
 
 # gpu name train_file learning_rate [flags...]: recipes/SmolLM2-135M-Instruct/sft.yaml at the seed's 1 epoch of batch 4
-# (the recipe's own default is now 3 epochs of batch 8; flags after these win), evaluated on seed_eval
+# (the recipe's own default is now 3 epochs of batch 8; flags after these win), evaluated on seed_eval.
+# A caller may set the array `sft_wrapper` (e.g. a profiler command ending in --) to run the process under it.
+sft_wrapper=()
 sft() {
   local gpu=$1 name=$2 train=$3 lr=$4; shift 4
-  stamp "sft $name start (gpu $gpu)"
-  CUDA_VISIBLE_DEVICES=$gpu python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
+  stamp "sft $name start (gpu $gpu${sft_wrapper[*]:+, under ${sft_wrapper[0]}})"
+  CUDA_VISIBLE_DEVICES=$gpu "${sft_wrapper[@]}" python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
     --model_name_or_path "$model" --dataset_path "$train" --eval_dataset_path "$data/seed_eval.jsonl" \
     --learning_rate "$lr" --output_dir "$runs/$name" --save_strategy no --per_device_eval_batch_size 256 \
     --num_train_epochs 1 --per_device_train_batch_size 4 "$@" > "$runs/$name.log" 2>&1
-  stamp "sft $name done (rc $?)"
+  local rc=$?
+  stamp "sft $name done (rc $rc)"
+  return $rc
 }
 
 evaluate() {  # gpu model_dir dataset_file report_name [flags...]

@@ -60,14 +60,11 @@ speed_stage() {
     --profile_dir "$runs/profiles_bf16"
   snapshot
   step_timing=(--max_steps 40 --logging_steps 10 --do_final_eval false)
-  spy=()  # py-spy samples Python stacks 100 times a second from outside the process (little overhead), if it can
-  command -v py-spy > /dev/null && spy=(py-spy record --rate 100 --format raw --output "$runs/sft_steps.pyspy.txt" --)
-  stamp "sft sft_steps start (${spy[*]:-without py-spy})"
-  CUDA_VISIBLE_DEVICES=$gpu "${spy[@]}" python3 recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml \
-    --model_name_or_path "$model" --dataset_path "$data/train1000.jsonl" --output_dir "$runs/sft_steps" \
-    --save_strategy no "${step_timing[@]}" > "$runs/sft_steps.log" 2>&1
-  rc=$?; stamp "sft sft_steps done (rc $rc)"
-  [ "$rc" != 0 ] && [ ${#spy[@]} -gt 0 ] && sft "$gpu" sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}"  # py-spy failed
+  # py-spy samples Python stacks 100 times a second from outside the process (little overhead), if it can
+  command -v py-spy > /dev/null && sft_wrapper=(py-spy record --rate 100 --format raw --output "$runs/sft_steps.pyspy.txt" --)
+  sft "$gpu" sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}" ||
+    { [ ${#sft_wrapper[@]} -gt 0 ] && sft_wrapper=() && sft "$gpu" sft_steps "$data/train1000.jsonl" 3e-4 "${step_timing[@]}"; }
+  sft_wrapper=()
   sft "$gpu" sft_steps_checkpointing "$data/train1000.jsonl" 3e-4 --gradient_checkpointing true "${step_timing[@]}"
   snapshot
   generation_benchmark generation_fp32 --dtype float32 --backends graph,static,eager --ablate_fold; snapshot

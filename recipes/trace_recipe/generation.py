@@ -14,7 +14,8 @@ under 1 ms). The backends, all returning the same thing (completion token ids, c
               "all rows finished?" is asked every few steps. Its one-token attention folds grouped-query heads
               instead of copying the KV cache per query head (see `_sdpa_folding_grouped_queries`). Greedy output
               equals eager `generate` (tested on CPU, compiled and not, with transformers 5.17 and 5.24; fp32 on an
-              H100: 256/256). Batch 256, bf16: 3.3 ms a step, 10.8x plain `generate` on an H200 (docs/results.md).
+              H100: 256/256). Batch 256, bf16: 3.3 ms a step, 10.8x plain `generate` on an H200, 7.0x on an H100
+              (docs/results.md).
   continuous  transformers' continuous batching (`generate_batch`, paged attention), CUDA only. Not bit-identical to
               eager by construction (different kernels); offered for speed comparisons, untested on a GPU here.
   vllm        vLLM from a model folder, when installed. Untested in this repository (no vLLM on our machines).
