@@ -156,12 +156,12 @@ def test_accelerate_configs_load_with_accelerates_own_reader(name, kind):
 
 def test_embedded_model_recipes_train_the_same_layers_in_sft_and_rl():
     """SmolLM2: all 30 layers in SFT and in RL (RL must not freeze what SFT trained), RL prompted with the SFT set
-    (same size and seed), the measured 2,000 examples x 3 epochs, then the seed's 20 RL iterations."""
+    (same size and seed), the measured 4,000 examples x 5 epochs, then the seed's 20 RL iterations."""
     folder = ROOT / "recipes" / "SmolLM2-135M-Instruct"
     script_args, training_args, model_args = parse(sft.make_parser(), "--config", str(folder / "sft.yaml"))
     rl_script_args, rl_args, _ = parse(rl.make_parser(), "--config", str(folder / "rl.yaml"))
     assert model_args.model_name_or_path == EMBEDDED_MODEL
     assert script_args.num_unfrozen_layers == rl_script_args.num_unfrozen_layers == 30
-    assert script_args.num_train_examples == rl_script_args.num_train_examples == 2000
+    assert script_args.num_train_examples == rl_script_args.num_train_examples == 4000
     assert script_args.generator_seed == rl_script_args.generator_seed
-    assert training_args.num_train_epochs == 3 and rl_args.max_steps == 20
+    assert training_args.num_train_epochs == 5 and rl_args.max_steps == 20
