@@ -2,7 +2,7 @@
 # The single-GPU runs behind docs/results.md (second and third GPU sessions of 2026-11-26): one H100 or H200.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
-#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|default|aim|all]  # MODEL: .gguf, folder, hub id
+#   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|default|aim|recipe|all]  # MODEL: .gguf, folder, hub id
 #
 # GPU=1 picks the GPU (default 0): on a 2-GPU host two stages can run side by side, each with its own RUNS_DIR.
 # speed:
@@ -26,6 +26,10 @@
 # aim:
 # 5. Side by side, for accuracy only, toward the aim of 98%: the recipe default again (on an H100), 4,000 examples x 3
 #    epochs at 3e-4, and 4,000 examples x 5 epochs at 5e-4.
+# recipe:
+# 6. Alone: the README's main job as written (`accelerate launch recipes/sft.py --config .../sft.yaml`, then rl.py
+#    with rl.yaml), timed; GSM-8K dev on its SFT model (greedy and self-consistency of 8); the 4,000 x 5 run again
+#    with another seed (--seed 43), for the run-to-run spread.
 # Every finished stage refreshes RESULTS_DIR/runs.tar.gz (reports, logs, trainer states; no weights).
 set -uo pipefail
 model_src=${1:?model} data=$(realpath "${2:?data dir}") results=$(realpath -m "${3:?results dir}") stage=${4:-all}
@@ -108,12 +112,28 @@ aim_stage() {
   wait
 }
 
+recipe_stage() {  # the README's commands as they are (only the model file and output folders given), alone on the GPU
+  local name
+  for name in sft rl; do
+    local from=()
+    [ "$name" = rl ] && from=(--model_name_or_path "$runs/recipe_sft") || from=(--model_name_or_path "$model")
+    stamp "recipe $name start (gpu $gpu)"
+    CUDA_VISIBLE_DEVICES=$gpu accelerate launch "recipes/$name.py" --config "recipes/SmolLM2-135M-Instruct/$name.yaml" \
+      "${from[@]}" --output_dir "$runs/recipe_$name" > "$runs/recipe_$name.log" 2>&1
+    stamp "recipe $name done (rc $?)"; snapshot
+  done
+  evaluate "$gpu" recipe_sft "$data/gsm8k_dev.jsonl" gsm8k_dev --self_consistency 8; snapshot
+  sft "$gpu" sft_4000_5ep_seed43 "$data/train4000.jsonl" 5e-4 "${default_recipe[@]}" --num_train_epochs 5 --seed 43
+  snapshot
+}
+
 case $stage in
   speed) speed_stage ;;
   accuracy) accuracy_stage ;;
   default) default_stage ;;
   aim) aim_stage ;;
-  all) speed_stage; accuracy_stage; default_stage; aim_stage ;;
-  *) echo "error: stage must be speed, accuracy, default, aim or all, not $stage" >&2; exit 2 ;;
+  recipe) recipe_stage ;;
+  all) speed_stage; accuracy_stage; default_stage; aim_stage; recipe_stage ;;
+  *) echo "error: stage must be speed, accuracy, default, aim, recipe or all, not $stage" >&2; exit 2 ;;
 esac
 stamp "done"; snapshot
