@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The single-GPU runs behind docs/results.md (second and third GPU sessions of 2026-11-26): one H100 or H200.
+# The single-GPU runs behind docs/results.md (second to fourth GPU sessions of 2026-11-26): one H100 or H200.
 #
 #   python recipes/reproduce/prepare_data.py --out .gpu_data          # on any machine, deterministic
 #   bash recipes/reproduce/one_gpu.sh MODEL .gpu_data RESULTS_DIR [speed|accuracy|default|aim|recipe|all]  # MODEL: .gguf, folder, hub id
@@ -19,12 +19,12 @@
 # 3. Side by side, for accuracy only (their timings share the GPU): SFT on 1,000 examples x 3 epochs, and on 2,000
 #    examples x 3 epochs at batch 8 (learning rates 3e-4 and 5e-4), each followed by 20 RLOO iterations.
 # default:
-# 4. Side by side, for accuracy only: the SFT recipe's default (2,000 examples x 3 epochs, batch 8, 5e-4) evaluated
+# 4. Side by side, for accuracy only: the SFT recipe's default then (2,000 examples x 3 epochs, batch 8, 5e-4) evaluated
 #    beyond its held-out set: 5-8 operation chains, GSM-8K dev (greedy and self-consistency of 8), the held-out set
 #    in bf16 and fp32 (evaluate.py's GPU default is bf16, in-training evaluation uses the fp32 model); the same
 #    configuration with one template per expert held out of training (ho_train2000 -> ho_eval); and 4,000 examples.
 # aim:
-# 5. Side by side, for accuracy only, toward the aim of 98%: the recipe default again (on an H100), 4,000 examples x 3
+# 5. Side by side, for accuracy only, toward the aim of 98%: that 2,000 x 3 again (on an H100), 4,000 examples x 3
 #    epochs at 3e-4, and 4,000 examples x 5 epochs at 5e-4.
 # recipe:
 # 6. Alone: the README's main job as written (`accelerate launch recipes/sft.py --config .../sft.yaml`, then rl.py
@@ -89,7 +89,7 @@ accuracy_stage() {
   queue_a & queue_b lr3e-4 3e-4 & queue_b lr5e-4 5e-4 & wait
 }
 
-default_recipe=(--num_train_epochs 3 --per_device_train_batch_size 8)  # with 5e-4: recipes/SmolLM2-135M-Instruct/sft.yaml
+default_recipe=(--num_train_epochs 3 --per_device_train_batch_size 8)  # with 5e-4: sft.yaml's default until session 4
 default_beyond_held_out() {
   sft "$gpu" sft_default "$data/train2000.jsonl" 5e-4 "${default_recipe[@]}"; snapshot
   evaluate "$gpu" sft_default "$data/long_eval.jsonl" long_eval
