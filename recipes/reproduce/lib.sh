@@ -17,7 +17,7 @@ from trace_recipe.model import resolve_model_path; print(resolve_model_path(sys.
 }
 
 # gpu name train_file learning_rate [flags...]: recipes/SmolLM2-135M-Instruct/sft.yaml at the seed's 1 epoch of batch 4
-# (the recipe's own default is now 3 epochs of batch 8; flags after these win), evaluated on seed_eval.
+# (the recipe's own default is 5 epochs of batch 8 on 4,000 examples; flags after these win), evaluated on seed_eval.
 # A caller may set the array `sft_wrapper` (e.g. a profiler command ending in --) to run the process under it.
 sft_wrapper=()
 sft() {

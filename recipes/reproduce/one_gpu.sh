@@ -113,14 +113,13 @@ aim_stage() {
 }
 
 recipe_stage() {  # the README's commands as they are (only the model file and output folders given), alone on the GPU
-  local name
+  local name from=$model  # SFT starts from the model file, RL from SFT's output
   for name in sft rl; do
-    local from=()
-    [ "$name" = rl ] && from=(--model_name_or_path "$runs/recipe_sft") || from=(--model_name_or_path "$model")
     stamp "recipe $name start (gpu $gpu)"
     CUDA_VISIBLE_DEVICES=$gpu accelerate launch "recipes/$name.py" --config "recipes/SmolLM2-135M-Instruct/$name.yaml" \
-      "${from[@]}" --output_dir "$runs/recipe_$name" > "$runs/recipe_$name.log" 2>&1
+      --model_name_or_path "$from" --output_dir "$runs/recipe_$name" > "$runs/recipe_$name.log" 2>&1
     stamp "recipe $name done (rc $?)"; snapshot
+    from=$runs/recipe_sft
   done
   evaluate "$gpu" recipe_sft "$data/gsm8k_dev.jsonl" gsm8k_dev --self_consistency 8; snapshot
   sft "$gpu" sft_4000_5ep_seed43 "$data/train4000.jsonl" 5e-4 "${default_recipe[@]}" --num_train_epochs 5 --seed 43

@@ -104,10 +104,10 @@ def test_compiled_paths_match_eager(tiny_llama, prompts, backend: str) -> None:
 @pytest.mark.slow
 def test_a_second_decoder_shape_compiles_without_dynamic_shapes(tiny_llama, prompts) -> None:
     """RL samples at one shape, then evaluates at another in the same process: the second decoder compiles a graph
-    for its own fixed shapes, not one with symbolic sizes (dynamo's automatic dynamic shapes: slower to compile, and
-    the likely cause of in-RL evaluations of 94-134 s on GPUs, docs/results.md)."""
+    for its own fixed shapes, not one with symbolic sizes (dynamo's automatic dynamic shapes: on an H100 the RL
+    process's evaluation took 94.6 s with them, 11.5 s without, docs/results.md)."""
     records: list[str] = []
-    handler = logging.Handler()
+    handler = logging.Handler()  # torch's loggers do not propagate to the root logger, so caplog would see nothing
     handler.emit = lambda record: records.append(record.getMessage())
     shape_log = logging.getLogger("torch.fx.experimental.symbolic_shapes")  # traces and dynamic-size decisions
     level = shape_log.level
