@@ -20,13 +20,9 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 import time
 from typing import Any
 from unittest import mock
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--backends",
         default="graph,static",
         help="Backends timed against plain eager generate, comma-separated: graph (auto's GPU path), "
-        "static, eager (sorted by length), continuous, auto.",
+        "static, eager (sorted by length), auto.",
     )
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="Compile the static step.")
     parser.add_argument(
@@ -76,8 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load_questions(path: str | None, n: int) -> list[str]:
     """Questions from a JSONL file, or generated synthetic ones (seeded, so every run decodes the same prompts)."""
     if path:
-        with open(path, encoding="utf-8") as f:
-            questions = [json.loads(line)["question"] for line in f if line.strip()]
+        from trace_solver.jsonl import read_jsonl
+
+        questions = [row["question"] for _, row in read_jsonl(path, required=("question",))]
     else:
         from trace_solver.generate import generate_examples
 

@@ -6,8 +6,8 @@ Builds two batches of N unique completions each, from valid traces of every expe
 (half from trace_solver.generate, the training data's generators, half from small builders here), about a quarter
 broken (truncated, wrong expert, undefined variable, unknown op, division by zero, bad indentation, plain chatter):
 
-    model output  the traces bare, the form a fine-tuned model emits: all 544 completions in the evaluation reports
-                  committed on 2026-11-25 (docs/results/**/eval.json) are bare YAML starting with `expert:`
+    model output  the traces bare, the form a fine-tuned model emits: the evaluation records of the trained models
+                  are bare YAML starting with `expert:`
     wrapped       every trace inside a code fence or chatter, the form an untuned chat model may write
 
 Pins itself to one core, then times, side by side and best of --repeats, per batch:
@@ -17,7 +17,7 @@ Pins itself to one core, then times, side by side and best of --repeats, per bat
     parse-yaml the same bare parse of the YAML part of each text (trace_solver.extract_yaml), i.e. of what the
                scorer itself parses
 
-and prints completions per second and the ratios score / parse. Targets (issue 2): >= 3,000 completions/s and
+and prints completions per second and the ratios score / parse. Targets: >= 3,000 completions/s and
 <= 1.5x the bare parse of the same texts, on the model-output batch. On the wrapped batch the bare parse of a whole
 text stops at the chatter, before the trace, so only the ratio to its YAML part compares like with like.
 """
@@ -28,20 +28,17 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 from fractions import Fraction
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import rewards  # noqa: E402
-from rewards.trace import _execute_text  # noqa: E402
-from trace_solver import execute, expert_names, extract_yaml  # noqa: E402
-from trace_solver.expressions import _compile  # noqa: E402
-from trace_solver.numbers import format_number  # noqa: E402
-from trace_solver.serialize import dump_trace  # noqa: E402
+import rewards
+from rewards.trace import _execute_text
+from trace_solver import execute, expert_names, extract_yaml
+from trace_solver.expressions import _compile
+from trace_solver.numbers import format_number
+from trace_solver.serialize import dump_trace
 
 NOUNS = [
     "apples", "books", "cookies", "marbles", "stickers", "pencils", "tickets", "coins", "eggs", "cards", "shells",
@@ -265,7 +262,7 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    print("targets (issue 2, model-output batch): >= 3,000 completions/s, <= 1.5x the bare parse of the same texts")
+    print("targets (model-output batch): >= 3,000 completions/s, <= 1.5x the bare parse of the same texts")
     _measure("model output (bare traces)", build_completions(args.n, args.seed), args.repeats)
     _measure("wrapped (code fence or chatter)", build_completions(args.n, args.seed, wrapped=True), args.repeats)
 

@@ -1,170 +1,189 @@
-"""SFT throughput (tokens/s) and model-FLOPs utilisation for a layer-frozen decoder, through TRL's SFTTrainer.
+"""SFT throughput of the recipe as it was and as it is, side by side in one run: real tokens/s, MFU, peak memory.
 
-    python benchmarks/sft_throughput.py --shape tinyllama --num_unfrozen_layers 6 --batch_size 16 --seq_len 512
-    accelerate launch --config_file accelerate_configs/ddp.yaml --num_processes 2 benchmarks/sft_throughput.py ...
+    python benchmarks/sft_throughput.py --config recipes/SmolLM2-135M-Instruct/sft.yaml --rows before,after
+    python benchmarks/sft_throughput.py --rows before,levers,after --out throughput.json   # each lever alone too
+    python benchmarks/sft_throughput.py --rows after --model_name_or_path tinyllama-shaped/ -- --num_unfrozen_layers 6
 
-Under `accelerate launch` every process trains its own batch (DDP, or FSDP with accelerate_configs/fsdp.yaml): tokens/s
-counts all processes, MFU divides by the peak of all their accelerators, and the main process prints.
+Every row is `recipes/sft.py` itself, in a fresh process, on the recipe's own data, with the row's flags on top of the
+YAML (flags after `--` go to every row). A row trains `--examples` sequences after `--warmup_steps` steps and reads
+the figures that `trace_recipe.throughput.ThroughputCallback` records in the run's `all_results.json`: real
+(non-padding) tokens per second over all processes, MFU against the card's dense bf16 peak, peak GPU memory.
 
-The model is randomly initialised from a LlamaConfig of the named shape (no download), frozen like the recipes
-(last N layers + untied lm_head), and trained on random token sequences of a fixed length, so every step does the same
-work. Timing starts after `--warmup_steps` (kernel selection, allocator growth).
-
-Model FLOPs per token (forward 2 per weight in every matmul; backward 4 per weight, activations and weights, but only
-from the lm_head down to the first unfrozen layer, because no gradient flows below it), plus attention's score and
-value products (4 * seq_len * hidden per layer forward, twice that backward where gradients flow). MFU divides the
-achieved rate by the accelerator's dense bf16 peak (`--peak_tflops`, 989 for an H100 SXM).
+`before` is the recipe's trainer settings before the speed work (batch 8, fp32 matmuls outside bf16 autocast,
+unfused AdamW, random batches padded to their longest row, no compilation); `after` is the YAML as it is; `levers`
+adds one row per lever, each alone on top of `before`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import platform
+import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+import yaml
 
-SHAPES = {
-    # TinyLlama/TinyLlama-1.1B-Chat-v1.0
-    "tinyllama": dict(
-        hidden_size=2048,
-        intermediate_size=5632,
-        num_hidden_layers=22,
-        num_attention_heads=32,
-        num_key_value_heads=4,
-        vocab_size=32000,
-    ),
-    # HuggingFaceTB/SmolLM2-135M-Instruct
-    "smollm2-135m": dict(
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=30,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        vocab_size=49152,
-        tie_word_embeddings=True,
-    ),
+ROOT = Path(__file__).resolve().parents[1]
+
+# The trainer settings of the recipe before the speed work; bf16 autocast was, and is, on by default on a GPU.
+BEFORE = {
+    "per_device_train_batch_size": "8",
+    "gradient_accumulation_steps": "1",
+    "learning_rate": "5e-4",
+    "tf32": "false",
+    "optim": "adamw_torch",
+    "padding_free": "false",
+    "pad_to_multiple_of": "null",
+    "use_liger_kernel": "false",
+    "torch_compile": "false",
+    "dataloader_num_workers": "0",
+    "group_by_length": "false",
+}
+LEVERS = {
+    "tf32": {"tf32": "true"},
+    "batch_64": {"per_device_train_batch_size": "64"},
+    "group_by_length": {"per_device_train_batch_size": "64", "group_by_length": "true"},
+    "padding_free": {"per_device_train_batch_size": "64", "padding_free": "true"},
+    "fused_adamw": {"optim": "adamw_torch_fused"},
+    "liger": {"use_liger_kernel": "true"},
+    "torch_compile": {"torch_compile": "true", "pad_to_multiple_of": "64"},
+    "dataloader_workers": {"dataloader_num_workers": "2"},
 }
 
 
-def model_flops_per_token(config, num_unfrozen_layers: int, seq_len: int) -> float:
-    """Training FLOPs per token of a Llama-style model with only the last layers (and lm_head) trainable."""
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    kv = h * config.num_key_value_heads // config.num_attention_heads
-    layer_weights = h * h * 2 + h * kv * 2 + 3 * h * i  # q, o, k, v, gate, up, down
-    head_weights = h * config.vocab_size
-    attention = 4 * seq_len * h  # QK^T and AV, causal masking ignored as is customary
-    trained = min(num_unfrozen_layers, layers)
-    forward = 2 * (layers * layer_weights + head_weights) + layers * attention
-    backward = 4 * (trained * layer_weights + head_weights) + 2 * trained * attention
-    return float(forward + backward)
-
-
-def _placeholder_tokenizer():
-    """The data is already token ids; the trainer only needs pad/eos ids from a tokenizer."""
-    from tokenizers import Tokenizer
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(WordLevel({"<pad>": 0, "<eos>": 1}, unk_token="<pad>"))
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>")
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="tinyllama")
-    parser.add_argument("--num_unfrozen_layers", type=int, default=6)
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--seq_len", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--config", default=str(ROOT / "recipes/SmolLM2-135M-Instruct/sft.yaml"))
+    parser.add_argument("--rows", default="before,after", help="comma list of: before, after, levers, or a lever")
+    parser.add_argument("--examples", type=int, default=8192, help="sequences timed per row (after warm-up)")
     parser.add_argument("--warmup_steps", type=int, default=5)
-    parser.add_argument("--peak_tflops", type=float, default=989.0, help="dense bf16 peak of the accelerator")
-    parser.add_argument("--output_json", default=None)
-    args = parser.parse_args()
+    parser.add_argument("--model_name_or_path", default=None, help="override the YAML's model")
+    parser.add_argument("--out", default=None, help="write the summary JSON here")
+    parser.add_argument("--workdir", default=None, help="where the rows' output folders go (default: a temp dir)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    return parser.parse_args(argv), extra
 
-    import torch
-    from accelerate import PartialState
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
 
-    from trace_recipe.freezing import freeze_all_but_last_layers, require_trainable
+def row_flags(names: str) -> dict[str, dict[str, str]]:
+    """Row name -> flag overrides on top of the YAML."""
+    rows: dict[str, dict[str, str]] = {}
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        if name == "before":
+            rows["before"] = dict(BEFORE)
+        elif name == "after":
+            rows["after"] = {}
+        elif name == "levers":
+            rows.update({lever: {**BEFORE, **flags} for lever, flags in LEVERS.items()})
+        elif name in LEVERS:
+            rows[name] = {**BEFORE, **LEVERS[name]}
+        else:
+            raise SystemExit(f"error: unknown row {name!r}: choose before, after, levers or one of {', '.join(LEVERS)}")
+    return rows
 
-    torch.manual_seed(0)
-    cuda = torch.cuda.is_available()
-    config = LlamaConfig(**SHAPES[args.shape], max_position_embeddings=max(2048, args.seq_len))
-    model = LlamaForCausalLM(config).to(torch.bfloat16 if cuda else torch.float32)
-    freeze_all_but_last_layers(model, args.num_unfrozen_layers)
-    trainable = require_trainable(model)
-    total_steps = args.warmup_steps + args.steps
-    ids = torch.randint(0, config.vocab_size, (args.batch_size * total_steps, args.seq_len)).tolist()
-    dataset = Dataset.from_dict({"input_ids": ids})
 
-    class StepTimer(TrainerCallback):
-        def __init__(self) -> None:
-            self.start: float | None = None
-            self.end: float | None = None
+def effective_batch(config: dict, flags: dict[str, str], extra: list[str]) -> int:
+    """Sequences per optimizer step of one process: the row's flags over the extra flags over the YAML."""
 
-        def on_step_end(self, args_, state, control, **kwargs):
-            if cuda:
-                torch.cuda.synchronize()
-            if state.global_step == args.warmup_steps:
-                self.start = time.perf_counter()
-            elif state.global_step == total_steps:
-                self.end = time.perf_counter()
+    def value(key: str, default: int) -> int:
+        for source in (flags, dict(zip(extra[::2], extra[1::2]))):
+            for k in (key, f"--{key}"):
+                if k in source:
+                    return int(source[k])
+        return int(config.get(key, default))
 
-    timer = StepTimer()
-    training_args = SFTConfig(
-        output_dir="/tmp/sft-throughput",
-        per_device_train_batch_size=args.batch_size,
-        max_steps=total_steps,
-        max_length=args.seq_len,
-        learning_rate=1e-4,
-        bf16=cuda,
-        gradient_checkpointing=False,
-        logging_steps=total_steps,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=not cuda,
-        dataloader_drop_last=True,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=dataset,
-        processing_class=_placeholder_tokenizer(),
-        callbacks=[timer],
-    )
-    trainer.train()
-    state = PartialState()
-    seconds = timer.end - timer.start
-    tokens = args.steps * args.batch_size * args.seq_len * state.num_processes
-    tokens_per_s = tokens / seconds
-    flops = model_flops_per_token(config, args.num_unfrozen_layers, args.seq_len)
-    achieved_tflops = tokens_per_s * flops / 1e12
-    result = {
-        "shape": args.shape,
-        "device": torch.cuda.get_device_name() if cuda else "cpu",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "trainable_parameters": trainable,
-        "num_unfrozen_layers": args.num_unfrozen_layers,
-        "batch_size": args.batch_size,
-        "seq_len": args.seq_len,
-        "timed_steps": args.steps,
-        "tokens_per_s": round(tokens_per_s),
-        "model_tflops_per_s": round(achieved_tflops, 1),
-        "processes": state.num_processes,
-        "distributed_type": str(state.distributed_type),
-        "mfu": round(achieved_tflops / (args.peak_tflops * state.num_processes), 4),
-        "peak_memory_gib_per_process": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+    return value("per_device_train_batch_size", 8) * value("gradient_accumulation_steps", 1)
+
+
+def run_row(name: str, flags: dict[str, str], args: argparse.Namespace, extra: list[str], workdir: Path) -> dict:
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+    steps = args.warmup_steps + math.ceil(args.examples / effective_batch(config, flags, extra))
+    output_dir = workdir / name
+    command = [sys.executable, str(ROOT / "recipes/sft.py"), "--config", args.config]
+    if args.model_name_or_path:
+        command += ["--model_name_or_path", args.model_name_or_path]
+    for key, value in flags.items():
+        command += [f"--{key}", value]
+    command += extra
+    command += ["--max_steps", str(steps), "--do_final_eval", "false", "--save_strategy", "no"]
+    command += ["--logging_steps", str(steps), "--output_dir", str(output_dir), "--report_to", "none"]
+    print(f"[{name}] {' '.join(command[1:])}", flush=True)
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    (workdir / f"{name}.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
+    if completed.returncode != 0:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:]
+        print(f"[{name}] failed (exit {completed.returncode}): {' '.join(tail)}", flush=True)
+        return {"row": name, "flags": flags, "error": " ".join(tail)}
+    results = json.loads((output_dir / "all_results.json").read_text(encoding="utf-8"))
+    return {
+        "row": name,
+        "flags": flags,
+        "steps": steps,
+        "timed_sequences": args.examples,
+        "tokens_per_second": results.get("train_tokens_per_second"),
+        "mfu": results.get("train_mfu"),
+        "peak_memory_gib": results.get("train_peak_memory_gib"),
+        "train_runtime": results.get("train_runtime"),
+        "train_loss": results.get("train_loss"),
     }
-    if state.is_main_process:
-        print(json.dumps(result))
-        if args.output_json:
-            Path(args.output_json).write_text(json.dumps(result, indent=2) + "\n")
-    state.destroy_process_group()
+
+
+def hardware() -> dict[str, str]:
+    import torch
+    import transformers
+    import trl
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+    return {
+        "device": device,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    base = next((row.get("tokens_per_second") for row in rows if row["row"] == "before"), None)
+    lines = ["| row | tokens/s | vs before | MFU | peak memory (GiB) |", "|---|---|---|---|---|"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['row']} | failed: {row['error'][:60]} | | | |")
+            continue
+        rate, mfu, memory = row["tokens_per_second"], row["mfu"], row["peak_memory_gib"]
+        ratio = f"{rate / base:.2f}x" if base and rate else "-"
+        lines.append(
+            f"| {row['row']} | {rate:,.0f} | {ratio} | {f'{mfu:.1%}' if mfu is not None else '-'} | "
+            f"{f'{memory:.1f}' if memory is not None else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, extra = parse_args(argv)
+    rows = row_flags(args.rows)
+    with tempfile.TemporaryDirectory(prefix="sft-throughput-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = [run_row(name, flags, args, extra, workdir) for name, flags in rows.items()]
+    summary = {
+        "command": " ".join(["python", "benchmarks/sft_throughput.py", *(argv if argv is not None else sys.argv[1:])]),
+        "hardware": hardware(),
+        "config": os.path.relpath(args.config, ROOT),
+        "rows": results,
+    }
+    print(table(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from transformers import set_seed
 from trl import ModelConfig, TrlParser, get_peft_config
 
-from trace_recipe import (
+from trace_recipe.configs import EMBEDDED_MODEL, RLScriptArguments, TraceRLOOConfig
+from trace_recipe.nan_guards import SkipNonFiniteGradients, unmask_empty_attention_rows
+from trace_recipe.pipeline import (
     final_evaluation,
     prepare_model,
     report_trainable,
@@ -26,9 +28,7 @@ from trace_recipe import (
     setup_logging,
     train_and_save,
 )
-from trace_recipe.configs import EMBEDDED_MODEL, RLScriptArguments, TraceRLOOConfig
-from trace_recipe.numerics import SkipNonFiniteGradients, unmask_empty_attention_rows
-from trace_recipe.rl_generation import TraceRLOOTrainer
+from trace_recipe.rloo_trainer import TraceRLOOTrainer
 from trace_recipe.truncation import check_rl_lengths
 
 
@@ -40,7 +40,7 @@ def reward_funcs_by_name(names: list[str]) -> list[Callable[..., list[float]]]:
 
 
 def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_args: ModelConfig) -> TraceRLOOTrainer:
-    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/numerics.py), checkpoint
+    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/nan_guards.py), checkpoint
     set_seed(training_args.seed)
     setup_logging(training_args)
     unmask_empty_attention_rows()

@@ -15,7 +15,9 @@ from __future__ import annotations
 from transformers import set_seed
 from trl import ModelConfig, SFTTrainer, TrlParser, get_peft_config
 
-from trace_recipe import (
+from trace_recipe.configs import EMBEDDED_MODEL, SFTScriptArguments, TraceSFTConfig
+from trace_recipe.nan_guards import SkipNonFiniteGradients, unmask_empty_attention_rows
+from trace_recipe.pipeline import (
     final_evaluation,
     prepare_model,
     report_trainable,
@@ -24,13 +26,12 @@ from trace_recipe import (
     setup_logging,
     train_and_save,
 )
-from trace_recipe.configs import EMBEDDED_MODEL, SFTScriptArguments, TraceSFTConfig
-from trace_recipe.numerics import SkipNonFiniteGradients, unmask_empty_attention_rows
+from trace_recipe.throughput import ThroughputCallback
 from trace_recipe.truncation import check_sft_lengths
 
 
 def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_args: ModelConfig) -> SFTTrainer:
-    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/numerics.py), checkpoint
+    # Seed, logging, SDPA masks without empty rows (NaN on GPUs; trace_recipe/nan_guards.py), checkpoint
     set_seed(training_args.seed)
     setup_logging(training_args)
     unmask_empty_attention_rows()
@@ -62,7 +63,8 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         # a nan/inf gradient skips its optimizer step instead of turning every trainable weight into NaN
-        callbacks=[SkipNonFiniteGradients(script_args.max_nonfinite_grad_steps)],
+        # ... and real tokens/s, MFU and peak memory are logged (train_tokens_per_second, train_mfu)
+        callbacks=[SkipNonFiniteGradients(script_args.max_nonfinite_grad_steps), ThroughputCallback()],
     )
     report_trainable(trainer.model, log=log)
 

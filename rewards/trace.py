@@ -1,61 +1,21 @@
 """The graduated trace reward and its components, as TRL reward functions.
 
-Tiers (defaults, configurable through `make_trace_reward` / `RewardTiers`):
-
-    1.0  correct answer: the trace executes to the gold value
-    0.7  valid trace, wrong answer: the right expert, the trace executes, the value differs
-    0.5  right expert, but the trace fails schema checks or execution
-    0.3  parsed YAML mapping, but the expert is wrong, unknown or missing
-    0.0  no YAML mapping could be read (including plain chatter, which YAML would read as a string)
-
-When a row has no gold expert (``expert`` is None, e.g. GSM-8K), any registered expert counts as right.
+The tiers (1.0/0.7/0.5/0.3/0.0) and `Score` are `trace_solver.scoring`'s; this layer reads plain or conversational
+completions, executes each text once however many reward functions score it, and returns ``list[float]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from trace_solver import Outcome, answers_match, execute
+from trace_solver import Outcome, execute
 from trace_solver.limits import MAX_TRACE_CHARS
+from trace_solver.scoring import DEFAULT_TIERS, RewardTiers, Score, score_outcome
 
 Completion = str | list[dict[str, Any]] | dict[str, Any]
 RewardFunc = Callable[..., list[float]]
-
-
-@dataclass(frozen=True)
-class RewardTiers:
-    correct: float = 1.0
-    wrong_answer: float = 0.7
-    failed_trace: float = 0.5
-    wrong_expert: float = 0.3
-    unparsed: float = 0.0
-
-
-@dataclass(frozen=True)
-class Score:
-    """The four facts the reward table is built on, plus the Outcome they came from."""
-
-    outcome: Outcome
-    parsed: bool
-    expert_right: bool
-    executes: bool
-    answer_right: bool
-
-    @property
-    def tier_name(self) -> str:
-        if not self.parsed:
-            return "unparsed"
-        if not self.expert_right:
-            return "wrong_expert"
-        if not self.executes:
-            return "failed_trace"
-        return "correct" if self.answer_right else "wrong_answer"
-
-    def reward(self, tiers: RewardTiers = RewardTiers()) -> float:
-        return getattr(tiers, self.tier_name)
 
 
 def completion_text(completion: Completion) -> str:
@@ -85,21 +45,16 @@ _execute_text.cache_clear = _execute_cached.cache_clear  # type: ignore[attr-def
 
 
 def score_completion(completion: Completion, answer: Any, expert: str | None = None) -> Score:
-    """Score one completion against its gold answer and (optional) gold expert. Never raises."""
-    outcome = _execute_text(completion_text(completion))
-    parsed = outcome.parsed
-    # outcome.expert is set only when the document names a registered expert.
-    expert_right = outcome.expert is not None if expert is None else outcome.expert == expert
-    executes = outcome.ok
-    answer_right = executes and answer is not None and answers_match(outcome.value, answer)
-    return Score(outcome, parsed, expert_right, executes, answer_right)
+    """Score one plain or conversational completion against its gold answer and (optional) gold expert (see
+    `trace_solver.scoring`). Never raises."""
+    return score_outcome(_execute_text(completion_text(completion)), answer, expert)
 
 
 def _column(values: Sequence[Any] | None, n: int) -> Sequence[Any]:
     return [None] * n if values is None else values
 
 
-def make_trace_reward(tiers: RewardTiers = RewardTiers()) -> RewardFunc:
+def make_trace_reward(tiers: RewardTiers = DEFAULT_TIERS) -> RewardFunc:
     """Build the graduated reward with custom tier values; the function keeps the name ``trace_reward``."""
 
     def trace_reward(

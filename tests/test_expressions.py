@@ -10,7 +10,9 @@ from trace_solver.expressions import (
     ExpressionError,
     compile_expression,
     evaluate_expression,
+    evaluate_tree,
     is_reserved_name,
+    parse_arithmetic,
 )
 from trace_solver.limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_NODES
 
@@ -150,3 +152,28 @@ def test_keywords_and_function_names_are_reserved(name):
 def test_functions_allow_list_is_short():
     """The function allow-list is exactly the documented six."""
     assert sorted(FUNCTIONS) == ["abs", "ceil", "floor", "max", "min", "round"]
+
+
+@pytest.mark.parametrize(
+    ("calculation", "expected"),
+    [("48/2", 24), ("2*3.5", 7), ("0.1+0.2", Fraction(3, 10)), ("(16-3)*2", 26), ("10/3", Fraction(10, 3)),
+     ("-4+1", -3)],
+)  # fmt: skip
+def test_calculations_on_numbers_evaluate_exactly(calculation, expected):
+    """parse_arithmetic + evaluate_tree read calculator text (GSM-8K's 48/2) as exact fractions."""
+    assert evaluate_tree(parse_arithmetic(calculation)) == expected
+
+
+@pytest.mark.parametrize("calculation", ["2*t", "abs(-3)", "max(1, 2)", "__import__('os')", "1 if 2 else 3"])
+def test_calculations_refuse_names_and_functions(calculation):
+    """A calculation has numbers only: variables, functions and other syntax are ExpressionError."""
+    with pytest.raises(ExpressionError):
+        parse_arithmetic(calculation)
+
+
+def test_calculations_keep_the_formula_limits():
+    """Past-limit text and results are refused like formulas are (length, then magnitude)."""
+    with pytest.raises(ExpressionError):
+        parse_arithmetic("1+" * MAX_EXPRESSION_CHARS + "1")
+    with pytest.raises(EvaluationError):
+        evaluate_tree(parse_arithmetic(f"9 ** {MAX_EXPONENT}"))

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trace_solver import answers_match, execute
+from trace_solver.builder import make_identifier
 from trace_solver.cli import main
 from trace_solver.gsm8k import (
     DEV_SIZE,
@@ -27,7 +28,6 @@ from trace_solver.gsm8k import (
     assign_expert,
     convert_lines,
     convert_problem,
-    make_identifier,
     question_numbers,
     split_lines,
 )
@@ -330,3 +330,65 @@ def test_any_input_converts_or_skips_with_a_reason(question, solution):
 def test_huge_exponent_is_refused_not_computed():
     """<<9**99999999=...>> is an unparseable annotation, not a hang."""
     assert _skip_code("What is 9 to a big power?", "<<9**99999999=1>>1\n#### 1") == SKIP_UNPARSEABLE
+
+
+# --- binding equal numbers and naming ---------------------------------------------------------------------------------
+
+
+def _inits(row: dict[str, Any]) -> dict[str, Any]:
+    return {step["init"]: step["value"] for step in _steps(row) if "init" in step}
+
+
+def test_equal_question_numbers_bind_to_the_place_the_solution_line_names():
+    """With 2 large and 2 small pizzas, the line about small pizzas reads the small pizzas' 2, not the large."""
+    question = "He buys 2 large pizzas and 2 small pizzas. A large pizza has 16 slices and a small pizza has 8 slices."
+    solution = ("Large: 2 x 16 = <<2*16=32>>32 slices\nSmall pizzas: 2 x 8 = <<2*8=16>>16 slices\n"
+                "Total: 32 + 16 = <<32+16=48>>48\n#### 48")  # fmt: skip
+    computes = _computes(_convert(question + " How many slices?", solution))
+    assert computes[0]["args"][0] == "large_pizzas"
+    assert computes[1]["args"][0] == "small_pizzas"
+
+
+def test_a_multiplier_word_in_line_and_question_is_a_literal():
+    """The word "doubles", in question and line, makes the literal 2 even though the question has a 2."""
+    question = "A box weighs 2 pounds. Then 6 pounds are added. Then the weight doubles. What is the weight?"
+    solution = "2 + 6 = <<2+6=8>>8 pounds\nThe weight doubles: 8*2=<<8*2=16>>16 pounds\n#### 16"
+    computes = _computes(_convert(question, solution))
+    assert computes[1]["args"] == [computes[0]["var"], 2]
+
+
+def test_a_bare_number_is_a_literal_in_later_steps():
+    """<<24=24>> (two dozen) gives no init of 24: later steps read the explained literal."""
+    question = "Ann buys two dozen eggs and uses 5 eggs. How many eggs are left?"
+    row = _convert(question, "Two dozen is <<24=24>>24 eggs\n24-5=<<24-5=19>>19\n#### 19")
+    assert 24 not in _inits(row).values()
+    assert _computes(row)[0]["args"] == [24, "eggs"]
+
+
+@pytest.mark.parametrize(
+    ("question", "solution", "name", "value"),
+    [
+        ('Thirteen "TOP" books cost $8 each. What do they cost?', "13*8=<<13*8=104>>104\n#### 104", "top_books", 13),
+        ("There are 30 nuts. If 5/6 of the nuts were eaten, how many were eaten?", "30*5/6=<<30*5/6=25>>25\n#### 25",
+         "nuts_eaten", 5),
+        ("In 3 years, he will be 39. How old is he now?", "39-3=<<39-3=36>>36\n#### 36", "years", 39),
+    ],
+)  # fmt: skip
+def test_init_names_come_from_question_words(question, solution, name, value):
+    """Quoted words, a fraction's numerator and a number with nothing after it still get a name from the question."""
+    assert _inits(_convert(question, solution))[name] == value
+
+
+def test_equal_numbers_with_the_same_words_get_a_word_from_before_them():
+    """Two "$5 per bag" get the nearest word before each (the snack) so the names tell them apart."""
+    question = "They bought 4 bags of Snickers for $5 per bag, and 3 bags of Skittles for $5 per bag. What did it cost?"
+    solution = "Snickers: 5 x 4 = <<5*4=20>>20\nSkittles: 5 x 3 = <<5*3=15>>15\n20+15=<<20+15=35>>35\n#### 35"
+    assert {"dollars_bag_snickers", "dollars_bag_skittles"} <= set(_inits(_convert(question, solution)))
+
+
+def test_unreadable_input_file_is_one_line_error(tmp_path, capsys):
+    """convert-gsm8k on a missing file exits 1 with one line naming it."""
+    missing = tmp_path / "missing.jsonl"
+    assert main(["convert-gsm8k", str(missing), "--out", str(tmp_path / "out.jsonl")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(missing) in err

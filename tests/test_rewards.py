@@ -246,3 +246,25 @@ def test_import_loads_no_training_stack(package):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_trace_solver_scores_without_the_rewards_package():
+    """`trace-solver score` and trace_solver.score_completion never import rewards or trace_recipe."""
+    code = (
+        "import sys; from trace_solver.cli import main\n"
+        "main(['score', '--answer', '18', '-'])\n"
+        "sys.exit(1 if {'rewards', 'trace_recipe'} & set(sys.modules) else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], input=GOOD, capture_output=True, text=True, cwd=ROOT)
+    assert (result.returncode, result.stdout.strip()) == (0, "1.0"), result.stderr
+
+
+@pytest.mark.parametrize("completion", [GOOD, FAILS, OTHER, UNKNOWN, CHATTER])
+def test_rewards_layer_scores_as_trace_solver_does(completion):
+    """rewards.score_completion on a conversational completion gives trace_solver's Score for its text."""
+    import trace_solver
+
+    conversational = [{"role": "assistant", "content": completion}]
+    assert score_completion(conversational, "18", "arithmetic") == trace_solver.score_completion(
+        completion, "18", "arithmetic"
+    )

@@ -141,3 +141,65 @@ def test_tokenizer_can_come_from_the_embedded_gguf(dataset, capsys):
     gguf = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert main(["stats", str(dataset), "--tokenizer", str(gguf)]) == 0
     assert "0 examples > 512 tokens" in capsys.readouterr().out
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_dev_exact_duplicates_are_counted_after_normalisation(dataset, tmp_path, capsys):
+    """A dev question equal up to case, spacing and thousands separators is an exact duplicate, named by id."""
+    dev = _write(tmp_path / "dev.jsonl", [{"question": "  add 2 AND 3. "}, {"question": "Something else entirely."}])
+    assert main(["stats", str(dataset), "--dev", str(dev)]) == 0
+    printed = capsys.readouterr().out
+    assert "against 2 dev questions" in printed
+    assert re.search(r"exact duplicates\s+1 \(33.3%\): Add 2 an", printed)
+
+
+def test_dev_near_duplicates_differ_only_in_numbers(dataset, tmp_path, capsys):
+    """The same question with other numbers is a near duplicate, not an exact one."""
+    dev = _write(tmp_path / "dev.jsonl", [{"question": "Add 20 and 30.", "answer": "#### 50"}])
+    assert main(["stats", str(dataset), "--dev", str(dev)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"exact duplicates\s+0", printed)
+    assert re.search(r"near duplicates \(numbers masked\)\s+1 ", printed)
+
+
+def test_dev_file_without_questions_is_one_line_error(dataset, tmp_path, capsys):
+    """A dev file whose lines lack 'question' is named in a one-line error, exit status 1."""
+    dev = _write(tmp_path / "dev.jsonl", [{"text": "no question"}])
+    assert main(["stats", str(dataset), "--dev", str(dev)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{dev}:1" in err and "question" in err
+
+
+def test_max_length_adds_its_truncation_line(dataset, tokenizer_dir, capsys):
+    """--max-length N adds 'examples > N tokens' to the common max_lengths."""
+    assert main(["stats", str(dataset), "--tokenizer", str(tokenizer_dir), "--max-length", "300"]) == 0
+    assert "0 examples > 300 tokens" in capsys.readouterr().out
+
+
+def test_max_length_without_tokenizer_is_refused(dataset, capsys):
+    """--max-length counts tokens, so without --tokenizer it is a one-line error."""
+    assert main(["stats", str(dataset), "--max-length", "300"]) == 1
+    assert "needs --tokenizer" in capsys.readouterr().err
+
+
+def test_missing_tokenizer_path_is_one_line_error(dataset, tmp_path, capsys):
+    """A --tokenizer path that does not exist is named in one line, exit status 1."""
+    assert main(["stats", str(dataset), "--tokenizer", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err
+
+
+def test_tokenizer_without_transformers_is_one_line_error(dataset, tokenizer_dir):
+    """Without transformers installed, --tokenizer says so in one line instead of a traceback."""
+    code = ("import sys; sys.modules['transformers'] = None; from trace_solver.cli import main; "
+            "sys.exit(main(['stats', sys.argv[1], '--tokenizer', sys.argv[2]]))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, str(dataset), str(tokenizer_dir)], capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "trace-solver stats: --tokenizer needs transformers, which is not installed: pip install transformers"
+    )

@@ -1,4 +1,4 @@
-"""trace_solver: the trace language and its safe, deterministic executor.
+"""trace_solver: the trace language, its safe, deterministic executor and the graduated reward of a trace.
 
 >>> from trace_solver import execute
 >>> execute("expert: arithmetic\ntrace:\n- {init: a, value: 2}\n- {init: b, value: 3}\n"
@@ -12,6 +12,7 @@ from trace_solver.loader import extract_yaml
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
 from trace_solver.outcome import Outcome, Status
 from trace_solver.prompt import build_messages, system_prompt
+from trace_solver.scoring import RewardTiers, Score, score_completion
 from trace_solver.serialize import dump_trace
 
 __version__ = "0.1.0"
@@ -22,6 +23,8 @@ __all__ = [
     "LANGUAGE_VERSION",
     "NumberError",
     "Outcome",
+    "RewardTiers",
+    "Score",
     "Status",
     "answers_match",
     "build_messages",
@@ -33,5 +36,6 @@ __all__ = [
     "get_expert",
     "normalize_question",
     "parse_number",
+    "score_completion",
     "system_prompt",
 ]

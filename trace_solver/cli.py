@@ -3,7 +3,7 @@
 trace-solver run FILE|-            print the value (exit 0) or a one-line error (exit 1)
 trace-solver run --json FILE|-     print the whole outcome as JSON
 trace-solver score --answer A [--expert E] FILE|-   print the reward
-trace-solver generate | convert-gsm8k | stats ...  (see --help of each)
+trace-solver generate | convert-gsm8k | stats | check ...  (see --help of each)
 """
 
 from __future__ import annotations
@@ -16,9 +16,17 @@ from collections.abc import Sequence
 
 from trace_solver.executor import execute
 from trace_solver.numbers import format_number
+from trace_solver.scoring import score_completion
 
 # Modules that add their own subcommand through add_cli(subparsers); a new one is one entry here.
-_SUBCOMMAND_MODULES = ("trace_solver.generate", "trace_solver.gsm8k", "trace_solver.stats")
+_SUBCOMMAND_MODULES = (
+    "trace_solver.generate",
+    "trace_solver.gsm8k",
+    "trace_solver.mawps",
+    "trace_solver.augment",
+    "trace_solver.stats",
+    "trace_solver.check",
+)
 
 
 def _read(path: str) -> str:
@@ -43,8 +51,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from rewards import score_completion
-
     score = score_completion(_read(args.file), args.answer, args.expert)
     if args.json:
         print(json.dumps({"reward": score.reward(), "tier": score.tier_name, "outcome": score.outcome.to_dict()}))

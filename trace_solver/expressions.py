@@ -2,6 +2,9 @@
 
 Allowed: numbers, names of variables defined earlier, ``+ - * / // % **``, unary minus/plus, parentheses and the
 functions in FUNCTIONS. Everything else is refused with a message that says what was refused.
+
+`parse_arithmetic` is the same parser for number-only calculations (GSM-8K's calculator annotations such as
+``48/2``): it refuses variables and functions, and `evaluate_tree` gives the exact value of what it returns.
 """
 
 from __future__ import annotations
@@ -107,6 +110,19 @@ def _check(node: ast.AST, names: set[str], count: list[int]) -> None:
             raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
 
 
+def parse_arithmetic(text: str) -> ast.expr:
+    """The checked AST of a calculation on numbers only (``48/2``, ``2*3.5``, ``(16-3)*2``).
+
+    Same limits and refusals as formulas, and also refuses variables and functions: raises ExpressionError.
+    """
+    tree, names = compile_expression(text)
+    if names:
+        raise ExpressionError(f"{text[:60]!r} names {sorted(names)[0]!r}; a calculation has numbers only")
+    if any(isinstance(node, ast.Call) for node in ast.walk(tree)):
+        raise ExpressionError(f"{text[:60]!r} calls a function; a calculation has numbers only")
+    return tree
+
+
 def evaluate_expression(text: str, variables: Mapping[str, Fraction]) -> Fraction:
     """Evaluate a formula over `variables`.
 
@@ -116,7 +132,13 @@ def evaluate_expression(text: str, variables: Mapping[str, Fraction]) -> Fractio
     missing = sorted(names - variables.keys())
     if missing:
         raise ExpressionError(f"undefined variable {missing[0]!r} in expression")
-    return _evaluate(tree, variables)
+    return evaluate_tree(tree, variables)
+
+
+def evaluate_tree(node: ast.expr, variables: Mapping[str, Fraction] | None = None) -> Fraction:
+    """Exact value of an AST from `compile_expression` or `parse_arithmetic` (numeric literals are read from their
+    decimal spelling: 0.1 is 1/10). Raises EvaluationError when evaluation fails or exceeds a limit."""
+    return _evaluate(node, variables or {})
 
 
 def _evaluate(node: ast.expr, variables: Mapping[str, Fraction]) -> Fraction:

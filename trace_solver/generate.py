@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from trace_solver.executor import execute
 from trace_solver.experts import EXPERTS, Expert
+from trace_solver.jsonl import write_jsonl
 from trace_solver.numbers import answers_match, normalize_question
 from trace_solver.serialize import dump_trace
 
@@ -219,12 +219,6 @@ def generate_splits(
         weights,
     )
     return train_rows, eval_rows
-
-
-def write_jsonl(rows: Sequence[dict[str, Any]], path: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")  # ASCII: a raw U+2028 would split lines for str.splitlines
 
 
 def summary(rows: Sequence[dict[str, Any]]) -> str:

@@ -5,20 +5,31 @@ GSM-8K solutions carry annotations such as ``<<16-3-4=9>>`` and end with ``#### 
 
 * **Equations.** Every annotation, in order, plus plain-text equations on solution lines that have no annotation
   (``Emma collected 50-10=40 eggs``, ``$20 x 2 = $40``), which GSM-8K's authors sometimes left un-annotated but later
-  annotations use. Expressions are parsed with ``ast`` (never evaluated by Python) and checked with exact fractions; a
-  stated result may be rounded to the decimals it is written with. A wrong annotation skips the problem; a wrong or
-  unreadable plain-text equation is ignored.
-* **init.** An operand that occurs in the normalised question, as digits or as a number word ("ten", "forty-five"),
-  becomes one ``init`` step. Its name comes from the question: up to two content words after the number ("48 clips"
-  -> ``clips``, "$12 an hour" -> ``dollars_hour``, "25% of the students" -> ``percent_students``), else the content
-  word before it, else ``n``. Names are made unique (``clips_2``), valid identifiers, never Python keywords, formula
-  function names or YAML 1.1 scalars (``yes``, ``no``, ``on``, ``null``...).
+  annotations use. Expressions are parsed by ``trace_solver.expressions.parse_arithmetic`` (numbers only, the
+  solver's limits; never evaluated by Python) and checked with exact fractions; a stated result may be rounded to the
+  decimals it is written with. A wrong annotation skips the problem; a wrong or unreadable plain-text equation is
+  ignored.
+* **init.** A question number, as digits or as a number word ("ten", "forty-five"), becomes one ``init`` step per
+  place it is written in the question and used. Its name comes from the question: up to two content words after the
+  number ("48 clips" -> ``clips``, "$12 an hour" -> ``dollars_hour``, "25% of the students" -> ``percent_students``,
+  'Thirteen "TOP" books' -> ``top_books``; the numerator of "5/6 of the nuts" -> ``nuts``), else the nearest content
+  word before it in its sentence, else ``number``. When two places of one value have the same name words, the
+  nearest content word before the number is added ("$5 per bag" of Snickers -> ``dollars_bag_snickers``). Names are
+  made unique (``clips_2``), valid identifiers, never Python keywords, formula function names or YAML 1.1 scalars
+  (``yes``, ``no``, ``on``, ``null``...): see ``trace_solver.builder.make_identifier``.
 * **compute.** Each expression becomes a chain of compute steps: a left-associated run of one operator is one step
   (``16-3-4`` -> ``sub [a, b, c]``; add/mul runs are flattened on both sides), a mixed expression one step per run.
   Chains of compute run under every expert, so no ``formula`` steps are emitted. An operand equal to an earlier
-  result refers to that result's variable (the most recent one), else a question number refers to its init variable,
-  else it is a literal constant. Results are named from the solution text after them (``<<48/2=24>>24 clips`` ->
-  ``clips``), else after the operation (``total``, ``difference``, ``product``, ``quotient``).
+  result refers to that result's variable (the most recent one); else, when the solution line and the question both
+  say it as a word in ``MULTIPLIER_VALUES`` ("double", "half", "a dozen") and the line names none of the question's
+  places of that value before the equation, it is that literal; else a question number refers to an init variable;
+  else it is a literal constant. A value written at several places of the question ("2 large pizzas and 2 small
+  pizzas") is bound to the place whose words the solution line shares most: the number's own name words weigh 2,
+  words within ``CONTEXT_WORDS`` content words of it 1, times 2 for line words before the equation and 1 after it;
+  ties go to a place the equation does not use yet, then to the first. Results are named from the solution text
+  after them (``<<48/2=24>>24 clips`` -> ``clips``), else after the operation (``total``, ``difference``,
+  ``product``, ``quotient``). A bare number that is not in the question (``<<24=24>>`` for "2 dozen") is a literal
+  in later steps.
 * **query.** The last annotation's result. Steps the query does not depend on are dropped.
 
 A literal constant must be *explained*, or the problem is skipped (``unexplained_number``): a model cannot learn to
@@ -44,17 +55,15 @@ Splits: the last ``DEV_SIZE`` (500) lines of the input are the dev split. ``--sp
 only the lines before them, ``--split dev`` only those lines (for evaluation). Ids are ``gsm8k-<split>-<index>``, the
 0-based index inside the split (the file line number minus one for train).
 
-    trace-solver convert-gsm8k ../shared/data/gsm8k/train.jsonl --out data/gsm8k_train.jsonl
+    trace-solver convert-gsm8k gsm8k/train.jsonl --out data/gsm8k_train.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import json
-import keyword
-import operator
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,8 +71,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from trace_solver.expressions import is_reserved_name
-from trace_solver.limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS
+from trace_solver.builder import TraceBuilder
+from trace_solver.expressions import ExpressionError, evaluate_tree, parse_arithmetic
+from trace_solver.jsonl import JSONLError, parse_line, write_jsonl
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
 
 DEV_SIZE = 500  # the last 500 lines of GSM-8K train.jsonl are this project's dev split
@@ -99,10 +109,26 @@ _LEADING_NUMBER = re.compile(r"^\s*\$?\s*-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)\s*%?")
 # A number in running (already normalised) text, not part of a word or of a longer number.
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)(?!\d)")
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\S")
+_QUOTES = frozenset("\"'\u201c\u201d\u2018\u2019")
+_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_SENTENCE_END = re.compile(r"[.?!;](?:\s|$)")
+_CLAUSE_END = re.compile(r"[.?!;:,](?:\s|$)|\b(?:and|or|but|then|so|because|if|when|while|which|that|who|where)\b")
+CONTEXT_WORDS = 4  # words either side of a number that tell which quantity it is
 
 _UNITS = "two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+# Words that say a number: when a solution line says one of these and so does the question, an equal operand is this
+# word's constant, not a question number that happens to be equal ("to double the weight": 8*2, beside "2 pounds").
+MULTIPLIER_VALUES: dict[str, frozenset[Fraction]] = {
+    "double": frozenset({Fraction(2)}),
+    "twice": frozenset({Fraction(2)}),
+    "triple": frozenset({Fraction(3)}),
+    "thrice": frozenset({Fraction(3)}),
+    "half": frozenset({Fraction(2), Fraction(1, 2)}),
+    "quarter": frozenset({Fraction(4), Fraction(1, 4)}),
+    "dozen": frozenset({Fraction(12)}),
+}
 # "one" is left out on purpose: it is mostly a pronoun ("one of them"), and 1 is an explained literal anyway.
 NUMBER_WORDS: dict[str, int] = {
     **{word: value for value, word in enumerate(_UNITS, start=2)},
@@ -125,10 +151,7 @@ _STOPWORDS = frozenset(
 )
 # Words that end the phrase a number belongs to ("10 miles and then walked" names `miles`, not `miles_walked`).
 _CLAUSE_WORDS = frozenset("and or but then so because if when while which that who where since until".split())
-# YAML 1.1 reads these plain scalars as booleans or null, so `{init: yes}` would not be a name.
-_YAML_SCALARS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "nan", "inf"})
 _MAX_NAME_WORDS = 2
-_MAX_NAME_CHARS = 32
 _LOOKAHEAD_TOKENS = 5
 
 _OPS: dict[type[ast.operator], str] = {
@@ -139,15 +162,6 @@ _OPS: dict[type[ast.operator], str] = {
     ast.FloorDiv: "floordiv",
     ast.Mod: "mod",
     ast.Pow: "pow",
-}
-_EVALUATORS: dict[type[ast.operator], Any] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
 }
 _ASSOCIATIVE = (ast.Add, ast.Mult)
 _LEFT_FOLD = (ast.Sub, ast.Div)  # the solver folds sub/div left to right, so a-b-c is one step
@@ -202,12 +216,15 @@ class Equation:
     result: Fraction
     after: str
     annotated: bool = True  # False for a plain-text equation
+    before: str = ""  # the solution line before it: with `after`, its words pick among equal question numbers
 
 
 @dataclass(frozen=True)
 class QuestionNumber:
     value: Fraction
     hint: str  # suggested variable name from the surrounding words
+    start: int = 0  # where the number is written in the question: question[start:end]
+    end: int = 0
 
 
 @dataclass
@@ -262,32 +279,32 @@ def parse_equations(solution: str) -> list[Equation]:
 
 def _annotation(line: str, match: re.Match[str]) -> Equation:
     expr_text, result_text = match.group(1).strip(), match.group(2).strip()
-    node = parse_expression(expr_text)
+    node = parse_calculation(expr_text)
     if node is None:
         raise ConversionSkip(SKIP_UNPARSEABLE, f"{match.group(0)} is not arithmetic on numbers")
     try:
         result = parse_number(result_text.replace("$", ""))
-        exact = evaluate(node)
-    except (NumberError, ArithmeticError, ValueError) as err:
+        exact = evaluate_tree(node)
+    except (NumberError, ArithmeticError) as err:
         raise ConversionSkip(SKIP_UNPARSEABLE, f"{match.group(0)}: {err}") from None
     if not _agrees(exact, result):
         raise ConversionSkip(SKIP_ARITHMETIC, f"{match.group(0)}: the expression gives {format_number(exact)}")
-    return Equation(node, result, line[match.end() :])
+    return Equation(node, result, line[match.end() :], before=line[: match.start()])
 
 
 def _text_equations(line: str) -> list[Equation]:
     equations = []
     for match in _EQUALS.finditer(line):
         expression = _text_expression(line[: match.start()].rsplit("=", 1)[-1])
-        node = parse_expression(expression) if expression else None
+        node = parse_calculation(expression) if expression else None
         if node is None or not isinstance(node, ast.BinOp):
             continue  # prose, a variable ("6*t"), or a bare number: not a calculation
         try:
-            result, exact = parse_number(match.group(1)), evaluate(node)
-        except (NumberError, ArithmeticError, ValueError):
+            result, exact = parse_number(match.group(1)), evaluate_tree(node)
+        except (NumberError, ArithmeticError):
             continue
         if exact == result:  # no rounding allowance: text equations were never checked by GSM-8K's calculator
-            equations.append(Equation(node, result, line[match.end() :], annotated=False))
+            equations.append(Equation(node, result, line[match.end() :], annotated=False, before=line[: match.start()]))
     return equations
 
 
@@ -322,43 +339,18 @@ def _text_expression(left: str) -> str:
     return "".join(parts)
 
 
-def parse_expression(text: str) -> ast.expr | None:
-    """The ast of a calculator expression made only of numbers, + - * / // % ** and parentheses; None otherwise."""
-    if len(text) > MAX_EXPRESSION_CHARS:  # the walk and fold below recurse over the tree; keep it small
-        return None
+def parse_calculation(text: str) -> ast.expr | None:
+    """The checked AST of a calculator expression on numbers (``$1,200*2``, ``05+3``), or None when it is not one.
+
+    The text is cleaned of what GSM-8K writes but Python does not read ("$", thousands separators, leading zeros),
+    then parsed by `trace_solver.expressions.parse_arithmetic` with the solver's limits and refusals.
+    """
     cleaned = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.replace("$", ""))  # thousands separators
     cleaned = re.sub(r"(?<![\d.])0+(?=\d)", "", cleaned).strip()  # "05" is a syntax error in Python 3
     try:
-        tree = ast.parse(cleaned, mode="eval")
-    except SyntaxError:
+        return parse_arithmetic(cleaned)
+    except ExpressionError:
         return None
-    for node in ast.walk(tree.body):
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                return None
-        elif not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.USub, ast.UAdd, *_OPS)):
-            return None
-    return tree.body
-
-
-def literal(node: ast.Constant) -> Fraction:
-    """A numeric literal exactly: 0.1 is 1/10, read from its decimal spelling rather than the binary float."""
-    return Fraction(repr(node.value)) if isinstance(node.value, float) else Fraction(node.value)
-
-
-def evaluate(node: ast.expr) -> Fraction:
-    """Exact value of a parsed expression (raises ArithmeticError/ValueError on /0 or a huge power)."""
-    if isinstance(node, ast.Constant):
-        return literal(node)
-    if isinstance(node, ast.UnaryOp):
-        value = evaluate(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    assert isinstance(node, ast.BinOp)
-    left, right = evaluate(node.left), evaluate(node.right)
-    op = type(node.op)
-    if op is ast.Pow and (right.denominator != 1 or abs(right) > MAX_EXPONENT):
-        raise ValueError("exponent is not a small integer")
-    return Fraction(_EVALUATORS[op](left, int(right) if op is ast.Pow else right))
 
 
 def _agrees(exact: Fraction, stated: Fraction) -> bool:
@@ -378,13 +370,15 @@ def question_numbers(question: str) -> list[QuestionNumber]:
     """Numbers of a normalised question (digits and number words) with a name hint for each, in text order."""
     found: list[tuple[int, QuestionNumber]] = []
     for match in _NUMBER.finditer(question):
-        found.append((match.start(), QuestionNumber(Fraction(match.group(1)), name_hint(question, *match.span()))))
+        value = Fraction(match.group(1))
+        found.append((match.start(), QuestionNumber(value, name_hint(question, *match.span()), *match.span())))
     for match in _NUMBER_WORD.finditer(question):
         if match.group(3):
             value = NUMBER_WORDS[match.group(3).lower()]
         else:
             value = NUMBER_WORDS[match.group(1).lower()] + NUMBER_WORDS.get(match.group(2).lower(), 1)
-        found.append((match.start(), QuestionNumber(Fraction(value), name_hint(question, *match.span()))))
+        span = match.span()
+        found.append((match.start(), QuestionNumber(Fraction(value), name_hint(question, *span), *span)))
     return [number for _, number in sorted(found, key=lambda item: item[0])]
 
 
@@ -394,17 +388,43 @@ def name_hint(text: str, start: int, end: int) -> str:
     rest = text[end:]
     if rest.lstrip().startswith("%"):
         prefix, rest = ["percent"], rest.lstrip()[1:]
+    rest = re.sub(r"^/\d+", "", rest)  # the numerator of "5/6 of the nuts" is named like the fraction: nuts
     words = prefix + content_words(rest.lstrip("-"))  # "120-page book" reads as "120 page book"
-    if not words:
-        before = [_clean(w) for w in _WORD.findall(text[:start])[-3:] if w[0].isalpha()]
-        words = [w for w in reversed(before) if w and w not in _STOPWORDS][:1]
+    if not words:  # the nearest content word before it in its sentence ("he will be 39" after "In 3 years" -> years)
+        sentence_start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+        before = [_clean(w) for w in _WORDS_ONLY.findall(text[sentence_start:start])[-CONTEXT_WORDS:]]
+        words = [w for w in reversed(before) if w and w not in _STOPWORDS and w not in NUMBER_WORDS][:1]
     return "_".join(words[:_MAX_NAME_WORDS])
+
+
+def word_stem(word: str) -> str:
+    """A word without case, possessive or plural ending, for matching words of a question and a solution
+    ("Pizzas" and "pizza", "boxes" and "box", "Natalia's" and "natalia")."""
+    word = word.lower()
+    word = word[:-2] if word.endswith("'s") else word
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def context_words(text: str, start: int, end: int) -> set[str]:
+    """Stems of up to CONTEXT_WORDS content words either side of text[start:end], inside its clause (a comma, a
+    sentence end or a clause word such as "and" ends it)."""
+    clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    clause_end = next((m.start() for m in _CLAUSE_END.finditer(text, end)), len(text))
+    before = [w for w in _WORDS_ONLY.findall(text[clause_start:start]) if w.lower() not in _STOPWORDS]
+    after = [w for w in _WORDS_ONLY.findall(text[end:clause_end]) if w.lower() not in _STOPWORDS]
+    return {word_stem(word) for word in before[-CONTEXT_WORDS:] + after[:CONTEXT_WORDS]}
 
 
 def content_words(text: str) -> list[str]:
     """Up to two leading content words of text, stopping at punctuation, a clause word or another number."""
     words: list[str] = []
     for token in _WORD.findall(text)[:_LOOKAHEAD_TOKENS]:
+        if token in _QUOTES:  # a quoted name: 'Thirteen "TOP" books' -> top_books
+            continue
         if not token[0].isalpha() or token.lower() in NUMBER_WORDS or token.lower() in _CLAUSE_WORDS:
             break
         word = _clean(token)
@@ -418,20 +438,6 @@ def content_words(text: str) -> list[str]:
 def _clean(word: str) -> str:
     word = re.sub(r"'s$", "", word.lower())  # possessives: "Natalia's" -> "natalia"
     return re.sub(r"[^a-z0-9]+", "_", word).strip("_")
-
-
-def make_identifier(hint: str, taken: set[str], fallback: str) -> str:
-    """A unique, valid identifier from `hint` that the solver and YAML read back as a name; adds it to `taken`."""
-    base = re.sub(r"[^a-z0-9_]+", "_", hint.lower())[:_MAX_NAME_CHARS].strip("_") or fallback
-    if base[0].isdigit():
-        base = f"{fallback}_{base}"
-    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or is_reserved_name(base) or base in _YAML_SCALARS:
-        base = f"{base}_var"
-    name, counter = base, 2
-    while name in taken:
-        name, counter = f"{base}_{counter}", counter + 1
-    taken.add(name)
-    return name
 
 
 def is_explained(value: Fraction, question_values: set[Fraction]) -> bool:
@@ -448,77 +454,133 @@ def is_explained(value: Fraction, question_values: set[Fraction]) -> bool:
 # Building the trace
 
 
-class TraceBuilder:
-    """Accumulates init and compute steps while equations are wired together."""
+class EquationWiring:
+    """Wires a problem's equations, in order, into a `TraceBuilder`: each operand becomes an earlier result, a
+    question number (one init step per place it is written) or a literal constant."""
 
-    def __init__(self, numbers: Sequence[QuestionNumber]):
-        self.names: set[str] = set()
-        self.inits: list[dict[str, Any]] = []
-        self.computes: list[dict[str, Any]] = []
-        self.question: dict[Fraction, QuestionNumber] = {}
-        for number in numbers:  # the first occurrence of a value names it
-            self.question.setdefault(number.value, number)
-        self.init_vars: dict[Fraction, str] = {}
-        self.results: dict[Fraction, str] = {}  # stated result -> variable of its most recent equation
-        self.bare: dict[str, Fraction] = {}  # variables holding a bare, uncomputed number like <<30=30>>
+    def __init__(self, question: str, expert: str):
+        self.builder = TraceBuilder(expert)
+        self.question = question
+        self.numbers = question_numbers(question)
+        self.places: dict[Fraction, list[int]] = {}  # value -> indexes into self.numbers, in text order
+        for index, number in enumerate(self.numbers):
+            self.places.setdefault(number.value, []).append(index)
+        self.own_words = [{word_stem(word) for word in number.hint.split("_") if word} for number in self.numbers]
+        self.near_words = [context_words(question, number.start, number.end) for number in self.numbers]
+        self.question_words = {word_stem(word) for word in _WORDS_ONLY.findall(question)}
+        self.init_vars: dict[int, str] = {}  # place -> its init variable
+        self.results: dict[Fraction, str | Fraction] = {}  # stated result -> variable of its most recent equation
+        self.line_words: dict[str, int] = {}  # words of the equation's solution line: 2 before it, 1 after it
+        self.used: set[int] = set()  # places the equation being wired already refers to
+        self.literals: set[Fraction] = set()  # multiplier words the equation being wired already spent
 
-    def add(self, equation: Equation) -> str:
-        """Wire one equation in; returns the variable holding its result."""
+    def add(self, equation: Equation) -> str | Fraction:
+        """Wire one equation in; returns the variable holding its result, or the constant of a bare number
+        (``<<24=24>>`` for "2 dozen"), which later equations then use as a literal."""
         rest = _LEADING_NUMBER.sub("", equation.after, count=1)  # skip the result as written after the annotation
         hint = "_".join(content_words(rest))
+        self.line_words = {word_stem(word): 1 for word in _WORDS_ONLY.findall(equation.after)}
+        self.line_words |= {word_stem(word): 2 for word in _WORDS_ONLY.findall(equation.before)}
+        self.used, self.literals = set(), set()
         result = self.emit(equation.expression, hint or None)
-        if not isinstance(result, str):  # a bare literal: give it a variable so it can be queried
-            result = make_identifier(hint, self.names, "number")
-            self.inits.append({"init": result, "value": equation.result})
-            self.bare[result] = equation.result
         self.results[equation.result] = result
         return result
 
     def emit(self, node: ast.expr, name_hint: str | None = None) -> str | Fraction:
         """Compute steps for `node`; returns the variable (or literal) holding its value."""
         if isinstance(node, ast.Constant):
-            return self.operand(literal(node))
+            return self.operand(evaluate_tree(node))
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.operand, ast.Constant):
-                value = literal(node.operand)
+                value = evaluate_tree(node.operand)
                 return self.operand(-value if isinstance(node.op, ast.USub) else value)
             inner = self.emit(node.operand)
             return inner if isinstance(node.op, ast.UAdd) else self._compute("sub", [Fraction(0), inner], name_hint)
         assert isinstance(node, ast.BinOp)
-        op_type = type(node.op)
         args = [self.emit(child) for child in operands(node)]
-        return self._compute(_OPS[op_type], args, name_hint)
+        return self._compute(_OPS[type(node.op)], args, name_hint)
 
     def operand(self, value: Fraction) -> str | Fraction:
         """A leaf number: an earlier result's variable, a question number's init variable, or a literal."""
         if value in self.results:
             return self.results[value]
-        if value in self.question:
-            if value not in self.init_vars:
-                name = make_identifier(self.question[value].hint, self.names, "number")
-                self.init_vars[value] = name
-                self.inits.append({"init": name, "value": value})
-            return self.init_vars[value]
-        return value
+        if value not in self.places:
+            return value
+        if self._said_as_multiplier(value):
+            return value
+        place = self._pick(self.places[value])
+        self.used.add(place)
+        if place not in self.init_vars:
+            self.init_vars[place] = self.builder.init(self._name(place), value, "number")
+        return self.init_vars[place]
+
+    def _name(self, place: int) -> str:
+        """The name hint of a place, plus the nearest content word before the number when another place of the same
+        value has the same hint ("3 bags of Snickers for $5 per bag" -> dollars_bag_snickers)."""
+        number = self.numbers[place]
+        twins = [
+            other for other in self.places[number.value] if other != place and self.numbers[other].hint == number.hint
+        ]
+        if not twins:
+            return number.hint
+        sentence_start = max((m.end() for m in _SENTENCE_END.finditer(self.question, 0, number.start)), default=0)
+        before = [_clean(w) for w in _WORDS_ONLY.findall(self.question[sentence_start : number.start])]
+        hint_words = set(number.hint.split("_"))
+        extra = [
+            w for w in reversed(before) if w and w not in _STOPWORDS and w not in NUMBER_WORDS and w not in hint_words
+        ]
+        return "_".join([number.hint, *extra[:1]]) if number.hint else "_".join(extra[:1])
+
+    def _said_as_multiplier(self, value: Fraction) -> bool:
+        """Whether the equation's line and the question both say this value as a word like "double" or "half", and
+        the line does not name one of the question's places of the value before the equation: the value is then the
+        word's literal, not a question number that happens to be equal. Once per equation: "2 dogs and twice as many
+        cats, 2*2" still uses the dogs' 2."""
+        if value in self.literals:
+            return False
+        own = {word for place in self.places[value] for word in self.own_words[place]} - MULTIPLIER_VALUES.keys()
+        if any(self.line_words.get(word) == 2 for word in own):
+            return False
+        for word, values in MULTIPLIER_VALUES.items():
+            if value in values and word in self.line_words and word in self.question_words:
+                self.literals.add(value)
+                return True
+        return False
+
+    def _pick(self, places: list[int]) -> int:
+        """Which of the places a value is written in the question an operand means: a place the solution line shares
+        words with and this equation does not use yet ("4 pairs of pants + 4 jumpers"), the one sharing most, then
+        one this equation does not use, then the first. A shared word scores its weight in the question (2 for the
+        number's own name words, 1 near it) times its weight in the line (2 before the equation, where its operands
+        are described; 1 after it, where its result is)."""
+
+        def rank(place: int) -> tuple[bool, int, bool, int]:
+            own, near = self.own_words[place], self.near_words[place]
+            score = sum(
+                weight * (2 if word in own else 1 if word in near else 0) for word, weight in self.line_words.items()
+            )
+            return score > 0 and place not in self.used, score, place not in self.used, -place
+
+        return max(places, key=rank)
 
     def _compute(self, op: str, args: list[str | Fraction], name_hint: str | None) -> str:
-        var = make_identifier(name_hint or _RESULT_NAMES[op], self.names, _RESULT_NAMES[op])
-        self.computes.append({"compute": {"op": op, "args": args, "var": var}})
-        return var
+        return self.builder.compute(op, args, name_hint or _RESULT_NAMES[op], _RESULT_NAMES[op])
 
-    def document(self, expert: str, query: str) -> dict[str, Any]:
-        """The trace document with the steps the query depends on; raises ConversionSkip for a degenerate one."""
-        steps = prune(self.inits + self.computes, query)
+    def document(self, query: str) -> dict[str, Any]:
+        """The trace document with the steps the query depends on, init steps first; raises ConversionSkip for a
+        degenerate one."""
+        ordered = sorted(self.builder.steps, key=lambda step: "init" not in step)  # stable: inits, then computes
+        steps = prune(ordered, query)
         if not any("compute" in step for step in steps):
             raise ConversionSkip(SKIP_NO_OPERATION, "the answer is a number, not a computation")
-        question_values = set(self.question)
+        question_values = set(self.places)
         for step in steps:
-            if "init" in step and step["init"] in self.bare and not is_explained(step["value"], question_values):
-                raise ConversionSkip(SKIP_UNEXPLAINED, f"{format_number(step['value'])} appears from nowhere")
             for arg in step.get("compute", {}).get("args", []):
-                if not isinstance(arg, str) and not is_explained(arg, question_values):
-                    raise ConversionSkip(SKIP_UNEXPLAINED, f"constant {format_number(arg)} is not in the question")
-        return {"expert": expert, "trace": [*steps, {"query": query}]}
+                if not isinstance(arg, str) and not is_explained(Fraction(arg), question_values):
+                    raise ConversionSkip(
+                        SKIP_UNEXPLAINED, f"constant {format_number(Fraction(arg))} is not in the question"
+                    )
+        return self.builder.document(query, steps)
 
 
 def operands(node: ast.BinOp) -> list[ast.expr]:
@@ -585,11 +647,16 @@ def build_document(question: str, solution: str) -> tuple[dict[str, Any], str]:
     gold = gold_answer(solution)
     equations = parse_equations(solution)
     final = final_equation(equations, gold)
-    builder = TraceBuilder(question_numbers(question))
-    query = ""
-    for equation in equations[: equations.index(final) + 1]:
-        query = builder.add(equation)
-    return builder.document(assign_expert(question), query), gold
+    wiring = EquationWiring(question, assign_expert(question))
+    query: str | Fraction = ""
+    try:
+        for equation in equations[: equations.index(final) + 1]:
+            query = wiring.add(equation)
+    except ArithmeticError as err:  # a step past the solver's limits (the annotations themselves were checked)
+        raise ConversionSkip(SKIP_EXECUTION, str(err)) from None
+    if not isinstance(query, str):
+        raise ConversionSkip(SKIP_NO_OPERATION, "the answer is a number, not a computation")
+    return wiring.document(query), gold
 
 
 def final_equation(equations: list[Equation], gold: str) -> Equation:
@@ -632,11 +699,9 @@ def convert_problem(question: str, solution: str, ident: str) -> dict[str, Any]:
 def convert_line(line: str, ident: str) -> dict[str, Any]:
     """One JSONL line of GSM-8K as a dataset line (raises ConversionSkip)."""
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ConversionSkip(SKIP_BAD_LINE, f"not JSON: {err}") from None
-    if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("question", "answer")):
-        raise ConversionSkip(SKIP_BAD_LINE, "expected an object with string 'question' and 'answer'")
+        record = parse_line(line, ident, required=("question", "answer"))
+    except JSONLError as err:
+        raise ConversionSkip(SKIP_BAD_LINE, str(err)) from None
     return convert_problem(record["question"], record["answer"], ident)
 
 
@@ -708,12 +773,14 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Handler of `trace-solver convert-gsm8k`."""
-    lines = split_lines(args.input.read_text(encoding="utf-8").split("\n"), args.split)
+    try:
+        text = args.input.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"trace-solver convert-gsm8k: cannot read {args.input} ({err}); expected GSM-8K JSONL", file=sys.stderr)
+        return 1
+    lines = split_lines(text.split("\n"), args.split)  # line by line: a bad line is a skip, not the end of the run
     rows, summary, skipped = convert_lines(lines, args.split)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8") as handle:
-        # ASCII-escaped like the GSM-8K source: a raw U+2028 in a question would split the line for str.splitlines.
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    write_jsonl(rows, args.out)
     if args.skips:
         args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
     print(f"convert-gsm8k: split {args.split}, {len(lines)} problems from {args.input} -> {args.out}")

@@ -41,21 +41,30 @@ def read_jsonl(path: str | os.PathLike[str], *, required: Iterable[str] = ()) ->
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise JSONLError(f"{where}: not JSON ({err.msg}); expected one JSON object a line") from None
-        if not isinstance(row, dict):
-            raise JSONLError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        missing = [key for key in required if not isinstance(row.get(key), str)]
-        if missing:
-            raise JSONLError(
-                f"{where}: missing string field(s) {', '.join(missing)}; expected fields: {', '.join(required)}"
-            )
-        rows.append((where, row))
+        rows.append((where, parse_line(line, where, required)))
     if not rows:
         raise JSONLError(f"{path}: empty file, expected JSONL with one JSON object a line")
     return rows
+
+
+def parse_line(line: str, where: str, required: Iterable[str] = ()) -> dict[str, Any]:
+    """The JSON object of one JSONL line; raises JSONLError naming `where` (e.g. ``"train.jsonl:3"``).
+
+    For readers that go on past a bad line (a converter counts it as skipped); `read_jsonl` reads a whole file.
+    """
+    required = tuple(required)
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise JSONLError(f"{where}: not JSON ({err.msg}); expected one JSON object a line") from None
+    if not isinstance(row, dict):
+        raise JSONLError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [key for key in required if not isinstance(row.get(key), str)]
+    if missing:
+        raise JSONLError(
+            f"{where}: missing string field(s) {', '.join(missing)}; expected fields: {', '.join(required)}"
+        )
+    return row
 
 
 def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> int:

@@ -1,12 +1,22 @@
-"""Statistics of a trace dataset (the JSONL that `generate` and `convert-gsm8k` write).
+"""Statistics of a trace dataset (the JSONL that `generate`, `convert-gsm8k` and `convert-mawps` write).
 
-    trace-solver stats data/gsm8k_train.jsonl [--tokenizer PATH]
+    trace-solver stats data/gsm8k_train.jsonl [--tokenizer PATH [--max-length N]] [--dev FILE [FILE ...]]
 
 Prints the example count per source and per expert, a histogram of operation steps, and, with ``--tokenizer``,
 token-length percentiles of system prompt + question + trace rendered with the tokenizer's chat template exactly as
 training sees them (``build_messages(question)`` plus the trace as the assistant turn), with how many examples would
-be truncated at common ``max_length`` values. The seed lost a whole run to silent truncation at 512 tokens; this is
-how to pick ``max_length`` knowing what it cuts.
+be truncated at common ``max_length`` values (and at ``--max-length``). Silent truncation at 512 tokens once cost a
+whole training run; this is how to pick ``max_length`` knowing what it cuts.
+
+With ``--dev``, the file's questions are compared with those of dev files (any JSONL whose lines have a string
+``question``: the output of ``convert-gsm8k --split dev`` or ``convert-mawps --split dev``):
+
+* **exact duplicates**: the same question after normalisation (``normalize_question``, then ``mawps.question_key``:
+  case, quote style, punctuation and spacing ignored). A training file should have none.
+* **near duplicates**: not exact, but the same once every number is masked (``"Tom has 3 apples"`` and
+  ``"Tom has 5 apples"``): the same problem with other numbers, as number-varied augmentation makes.
+
+Both are counts of rows of the file, with example ids; the exit status stays 0 (the caller decides what is fatal).
 
 transformers is imported only when ``--tokenizer`` is given, which must be a local model folder or ``.gguf`` file
 (no hub access).
@@ -15,8 +25,8 @@ transformers is imported only when ``--tokenizer`` is given, which must be a loc
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,11 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trace_solver.jsonl import JSONLError, read_jsonl
+from trace_solver.mawps import question_key
+from trace_solver.numbers import normalize_question
 from trace_solver.prompt import build_messages
 
 PERCENTILES = (50, 90, 95, 99)
 MAX_LENGTHS = (256, 384, 512, 768, 1024, 2048)  # common max_length settings to count truncation against
 _BAR_WIDTH = 40
+_EXAMPLES = 5  # example ids printed per duplicate kind
+_NUMBER = re.compile(r"\d+(?:[./]\d+)?")
 
 
 class StatsError(ValueError):
@@ -42,26 +57,6 @@ class TokenLengths:
     prompt: list[int]
     completion: list[int]
     total: list[int]
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file (blank lines skipped); raises StatsError naming the bad line."""
-    rows = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise StatsError(f"{path}: cannot read ({err.strerror})") from None
-    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise StatsError(f"{path}:{number}: not JSON ({err.msg})") from None
-        if not isinstance(row, dict) or not all(isinstance(row.get(key), str) for key in ("question", "trace")):
-            raise StatsError(f"{path}:{number}: expected an object with string 'question' and 'trace'")
-        rows.append(row)
-    return rows
 
 
 def percentile(values: Sequence[int], q: float) -> int:
@@ -120,15 +115,76 @@ def load_tokenizer(path: str) -> Any:
     location = Path(path)
     if not location.exists():
         raise StatsError(f"--tokenizer {path}: no such local folder or file (the hub is not used)")
-    from transformers import AutoTokenizer  # lazy: only this option needs transformers
-
-    if location.is_file() and location.suffix == ".gguf":  # e.g. the embedded SmolLM2 GGUF
-        tokenizer = AutoTokenizer.from_pretrained(location.parent, gguf_file=location.name, local_files_only=True)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+    try:
+        from transformers import AutoTokenizer  # lazy: only this option needs transformers
+    except ImportError:
+        raise StatsError("--tokenizer needs transformers, which is not installed: pip install transformers") from None
+    try:
+        if location.is_file() and location.suffix == ".gguf":  # e.g. the embedded SmolLM2 GGUF
+            tokenizer = AutoTokenizer.from_pretrained(location.parent, gguf_file=location.name, local_files_only=True)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+    except (OSError, ValueError, ImportError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StatsError(f"--tokenizer {path}: cannot load a tokenizer from it ({reason[:200]})") from None
     if not getattr(tokenizer, "chat_template", None):
         raise StatsError(f"--tokenizer {path}: the tokenizer has no chat template, so training would not render it")
     return tokenizer
+
+
+def duplicate_keys(question: str) -> tuple[str, str]:
+    """The exact-duplicate key of a question (normalised text) and its near-duplicate key (numbers masked too)."""
+    key = question_key(normalize_question(question))
+    return key, _NUMBER.sub("#", key)
+
+
+@dataclass(frozen=True)
+class DevOverlap:
+    """Rows of a file whose question is also a dev question: exactly, or only once numbers are masked."""
+
+    dev_questions: int
+    exact: list[str]  # ids (or file:line) of the file's rows
+    near: list[str]
+
+
+def dev_overlap(rows: Sequence[tuple[str, dict[str, Any]]], dev_questions: Iterable[str]) -> DevOverlap:
+    """Compare the (id, row) pairs of a file with dev questions (see the module docstring for the two kinds)."""
+    exact_keys, near_keys = set(), set()
+    count = 0
+    for question in dev_questions:
+        exact_key, near_key = duplicate_keys(question)
+        exact_keys.add(exact_key)
+        near_keys.add(near_key)
+        count += 1
+    exact, near = [], []
+    for ident, row in rows:
+        exact_key, near_key = duplicate_keys(row["question"])
+        if exact_key in exact_keys:
+            exact.append(ident)
+        elif near_key in near_keys:
+            near.append(ident)
+    return DevOverlap(count, exact, near)
+
+
+def read_dev_questions(paths: Sequence[Path]) -> list[str]:
+    """The questions of dev files (JSONL with a string 'question' per line); raises StatsError naming a bad file."""
+    questions = []
+    for path in paths:
+        try:
+            questions += [row["question"] for _, row in read_jsonl(path, required=("question",))]
+        except JSONLError as err:
+            raise StatsError(f"--dev {err}") from None
+    return questions
+
+
+def describe_overlap(overlap: DevOverlap, rows: int) -> list[str]:
+    """Report lines: exact and near duplicates of dev questions among the file's rows, with example ids."""
+    lines = [f"dev overlap (against {overlap.dev_questions} dev questions):"]
+    for name, idents in (("exact duplicates", overlap.exact), ("near duplicates (numbers masked)", overlap.near)):
+        share = f" ({100 * len(idents) / rows:.1f}%)" if rows else ""
+        shown = f": {', '.join(idents[:_EXAMPLES])}{' ...' if len(idents) > _EXAMPLES else ''}" if idents else ""
+        lines.append(f"  {name:<34} {len(idents):>6}{share}{shown}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -183,16 +239,38 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, help="dataset JSONL")
     parser.add_argument("--tokenizer", help="local model folder or .gguf file whose chat template training uses")
+    parser.add_argument("--max-length", type=int, help="also count truncation at this max_length (with --tokenizer)")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="dev JSONL files (a 'question' per line, e.g. convert-gsm8k --split dev output): count exact and "
+        "near duplicates of their questions in FILE",
+    )
     parser.set_defaults(handler=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Handler of `trace-solver stats`: print the report, or a one-line error and exit status 1."""
     try:
-        rows = read_rows(args.file)
+        pairs = read_jsonl(args.file, required=("question", "trace"))
+    except JSONLError as err:
+        print(f"trace-solver stats: {err}", file=sys.stderr)
+        return 1
+    rows = [row for _, row in pairs]
+    if args.max_length and not args.tokenizer:
+        print("trace-solver stats: --max-length counts tokens, so it needs --tokenizer PATH", file=sys.stderr)
+        return 1
+    try:
         lines = [f"stats: {args.file}", *describe_rows(rows)]
         if args.tokenizer:
-            lines += describe_lengths(token_lengths(rows, load_tokenizer(args.tokenizer)))
+            limits = sorted({*MAX_LENGTHS, *([args.max_length] if args.max_length else [])})
+            lines += describe_lengths(token_lengths(rows, load_tokenizer(args.tokenizer)), limits)
+        if args.dev:
+            idents = [(str(row.get("id") or where), row) for where, row in pairs]
+            lines += describe_overlap(dev_overlap(idents, read_dev_questions(args.dev)), len(rows))
     except StatsError as err:
         print(f"trace-solver stats: {err}", file=sys.stderr)
         return 1

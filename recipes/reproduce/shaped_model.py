@@ -2,8 +2,8 @@
 
     python recipes/reproduce/shaped_model.py tinyllama OUT_DIR --tokenizer MODEL_DIR
 
-For timing runs on hosts without the hub (scaling.sh times RL on a TinyLlama-shaped model): the shape comes from
-`benchmarks/sft_throughput.py`'s SHAPES, the tokenizer (and its chat template) from MODEL_DIR, and the vocabulary is
+For timing runs on hosts without the hub (multi_gpu.sh times RL on a TinyLlama-shaped model): the shape comes from
+`trace_recipe.throughput.SHAPES`, the tokenizer (and its chat template) from MODEL_DIR, and the vocabulary is
 the tokenizer's, so the embeddings and lm_head may differ in size from the named model's (TinyLlama: 32,000 ids,
 SmolLM2's tokenizer 49,152). Random weights never emit EOS on purpose, so completions run to the token limit and every
 decoding step is timed.
@@ -12,12 +12,9 @@ decoding step is timed.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from sft_throughput import SHAPES  # noqa: E402
+from trace_recipe.throughput import SHAPES
 
 
 def write_shaped_model(shape: str, out_dir: str, tokenizer_dir: str, seed: int = 0) -> Path:

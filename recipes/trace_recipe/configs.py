@@ -61,7 +61,7 @@ class TraceScriptArguments(ScriptArguments):
         parent = getattr(super(), "__post_init__", None)  # TRL's ScriptArguments has none in some versions
         if parent is not None:
             parent()
-        from trace_recipe.numerics import check_max_nonfinite_grad_steps
+        from trace_recipe.nan_guards import check_max_nonfinite_grad_steps
 
         check_max_nonfinite_grad_steps(self.max_nonfinite_grad_steps)  # refused when parsed, before the model loads
 
@@ -98,6 +98,14 @@ class RLScriptArguments(TraceScriptArguments):
     )
 
 
+def has_accelerator() -> bool:
+    """Whether this host has a GPU (CUDA, MPS or XPU); without one, `accelerate launch` ranks need `cpu=True` to
+    form a gloo group instead of each running alone."""
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available() or torch.xpu.is_available()
+
+
 def fill_device_defaults(config: Any) -> None:
     """Fill `use_cpu`, `bf16` and gradient checkpointing when left unset: bf16 and checkpointing on for a CUDA GPU,
     off on CPU; `use_cpu` on when the host has no accelerator.
@@ -107,8 +115,7 @@ def fill_device_defaults(config: Any) -> None:
     """
     import torch
 
-    has_accelerator = torch.cuda.is_available() or torch.backends.mps.is_available() or torch.xpu.is_available()
-    if not has_accelerator:
+    if not has_accelerator():
         # Without use_cpu, ranks started by `accelerate launch`/torchrun on a CPU-only host do not join a gloo group
         # and each trains alone; with it they form MULTI_CPU data parallelism.
         config.use_cpu = True
@@ -137,13 +144,25 @@ _CHECKPOINTING_HELP = "Gradient checkpointing. Default: on for a CUDA GPU, off o
 
 @dataclass
 class TraceSFTConfig(SFTConfig):
-    """TRL's `SFTConfig` with device-aware `bf16`/checkpointing defaults."""
+    """TRL's `SFTConfig` with device-aware `bf16`/checkpointing defaults, a count of real (non-padding) tokens for
+    the throughput figures, and `group_by_length` on every transformers version."""
 
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
+    include_num_input_tokens_seen: str = field(
+        default="non_padding",
+        metadata={"help": "Count input tokens: non_padding (default; feeds train_tokens_per_second), all, or no."},
+    )
+    group_by_length: bool = field(
+        default=False,
+        metadata={"help": "Batch examples of similar length together, so that little of a batch is padding."},
+    )
 
     def __post_init__(self) -> None:
         fill_device_defaults(self)
+        # transformers >= 5.18 spells it train_sampling_strategy; older versions read group_by_length itself
+        if self.group_by_length and hasattr(self, "train_sampling_strategy"):
+            self.train_sampling_strategy = "group_by_length"
         super().__post_init__()
 
 
@@ -163,12 +182,12 @@ class TraceRLOOConfig(RLOOConfig):
         metadata={
             "help": "How completions are sampled: auto (the compiled graph backend on a CUDA device, TRL's generate "
             "on CPU), trl (TRL's own path, also used for --use_vllm), or graph, static, eager "
-            "(trace_recipe.generation; see trace_recipe/rl_generation.py)."
+            "(trace_recipe.generation; see trace_recipe/rloo_trainer.py)."
         },
     )
 
     def __post_init__(self) -> None:
-        from trace_recipe.rl_generation import GENERATION_BACKENDS
+        from trace_recipe.rloo_trainer import GENERATION_BACKENDS
 
         if self.generation_backend not in GENERATION_BACKENDS:
             raise ValueError(
@@ -178,7 +197,7 @@ class TraceRLOOConfig(RLOOConfig):
         super().__post_init__()
         # RLOO loads its reference model with `model_init_kwargs`; TRL adds device_map="auto" unless the run is DDP or
         # DeepSpeed, so under FSDP every rank's copy went to GPU 0 and the first reference forward failed on the
-        # other ranks (2 H200s, 2026-11-26). Each process loads it on its own device instead; a user's map wins.
+        # other ranks (seen on 2 H200s). Each process loads it on its own device instead; a user's map wins.
         kwargs = dict(self.model_init_kwargs or {})
         kwargs.setdefault("device_map", {"": str(self.distributed_state.device)})
         self.model_init_kwargs = kwargs
@@ -186,10 +205,11 @@ class TraceRLOOConfig(RLOOConfig):
 
 def _generate_splits(args: TraceScriptArguments, output_dir: str) -> tuple[str, str]:
     """Generate train/eval JSONL files into `output_dir` (main process only, atomic writes; other ranks wait)."""
-    import json
     import os
 
     from accelerate import PartialState
+
+    from trace_solver.jsonl import write_jsonl
 
     paths = (os.path.join(output_dir, "train.jsonl"), os.path.join(output_dir, "eval.jsonl"))
     state = PartialState()
@@ -205,12 +225,8 @@ def _generate_splits(args: TraceScriptArguments, output_dir: str) -> tuple[str, 
                 min_steps=args.min_trace_steps,
                 max_steps=args.max_trace_steps,
             )
-            os.makedirs(output_dir, exist_ok=True)
             for path, rows in zip(paths, splits, strict=True):
-                tmp = f"{path}.tmp-{os.getpid()}"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.writelines(json.dumps(row) + "\n" for row in rows)
-                os.replace(tmp, path)
+                write_jsonl(rows, path)
     return paths
 
 

@@ -2,7 +2,7 @@
 
     load_trace_dataset("data/train.jsonl")       # generate/convert-gsm8k JSONL -> prompt, completion, answer, expert
     rows_to_dataset(generate_examples(250, 0))   # the same from rows in memory
-    load_gsm8k_eval("../shared/data/gsm8k/train.jsonl", split="dev")  # "... #### 18" -> prompt, answer, expert None
+    load_gsm8k_eval("gsm8k/train.jsonl", split="dev")  # "... #### 18" -> prompt, answer, expert None
 
 `prompt` is ``trace_solver.build_messages(question)`` -- the one-line system prompt listing the experts, then the
 question normalised by ``trace_solver.normalize_question`` (the same function inference uses) -- and `completion` is
@@ -12,19 +12,20 @@ Every trace row is checked before training sees it: the answer must be a number 
 under its expert. A bad row stops loading with one line naming the file and line, because a wrong example teaches
 the model a wrong trace silently.
 
-Files are read line by line here rather than with ``datasets.load_dataset("json")`` so that every error can name its
-line; the files are small (thousands of rows), and the rows become a Dataset with ``Dataset.from_list``.
+Files are read with ``trace_solver.jsonl.read_jsonl`` rather than ``datasets.load_dataset("json")`` so that every
+error can name its line; the files are small (thousands of rows), and the checked rows become a Dataset.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trace_recipe.errors import RecipeError
 from trace_solver import NumberError, answers_match, build_messages, execute, format_number, parse_number
-from trace_solver.gsm8k import ConversionSkip, gold_answer, split_bounds
+from trace_solver.gsm8k import ConversionSkip, split_bounds
+from trace_solver.gsm8k import gold_answer as gsm8k_gold_answer
+from trace_solver.jsonl import JSONLError, read_jsonl
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 COLUMNS = ("prompt", "completion", "answer", "expert")
 
 
-class DataError(ValueError):
-    """A dataset row is unusable; the message is one line naming where it is and what is wrong."""
+class DataError(RecipeError, ValueError):
+    """A dataset file or row is unusable; the message is one line naming where it is and what is wrong."""
 
 
 def load_trace_dataset(path: str) -> Dataset:
@@ -86,33 +87,32 @@ def gsm8k_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One evaluation example from a GSM-8K line; raises DataError naming `where`."""
     question, solution = _text_field(row, "question", where), _text_field(row, "answer", where)
     try:
-        answer = gold_answer(solution)
+        answer = gsm8k_gold_answer(solution)
     except ConversionSkip as err:
         raise DataError(f"{where}: {err}") from None
     return {"prompt": build_messages(question), "answer": answer, "expert": None}
 
 
-def _read_jsonl(path: str) -> list[tuple[str, Any]]:
-    """(where, parsed object) for each non-blank line, `where` being "path:line"."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror})") from None
-    rows = []
-    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+def gold_answer(value: Any, where: str = "gold") -> str:
+    """The gold answer of a row as text, as the loaders store it: a GSM-8K solution (``"... #### 1,080"``) gives
+    ``"1080"`` (trace_solver.gsm8k.gold_answer); any other value must be a number and is kept as written.
+
+    Raises DataError naming `where` when there is no number to compare with.
+    """
+    if isinstance(value, str) and "####" in value:
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        rows.append((where, row))
-    if not rows:
-        raise DataError(f"{path}: no rows")
-    return rows
+            return gsm8k_gold_answer(value)
+        except ConversionSkip as err:
+            raise DataError(f"{where}: {err}") from None
+    return _answer(value, where)
+
+
+def _read_jsonl(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(where, row) for each non-blank line, `where` being "path:line"; a bad file is a DataError."""
+    try:
+        return read_jsonl(path)
+    except JSONLError as err:
+        raise DataError(str(err)) from None
 
 
 def _text_field(row: Mapping[str, Any], key: str, where: str) -> str:

@@ -4,12 +4,14 @@
 accuracy, parse rate, valid-trace rate, correct-expert rate, accuracy per expert, reward-tier distribution) and, for
 GSM-8K-format sets (no gold expert), accuracy, parse and valid rates. Outputs in `output_dir`:
 
-    <name>.json              metrics + one record per example (question, completion, value, status, code, tier ...)
+    <name>.json              the metrics (small: the summary a results folder keeps)
+    <name>_records.jsonl     one record per example (question, completion, value, status, code, tier ...)
     <name>.md                Markdown tables in the seed's format
     <name>_per_expert.png    accuracy per expert (synthetic sets)
 
 The scoring (`score_records`, `compute_metrics`, `majority_vote`) works on plain strings, so it is tested without a
-model. Under `accelerate launch` each process generates a shard and the main process writes the reports.
+model. Under `accelerate launch` each process generates its share of the prompts (accelerate's
+`split_between_processes`), `gather_object` puts them back in order, and the main process writes the reports.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from trace_recipe.data import gold_answer
 from trace_recipe.generation import GenerationOptions, generate_completions
 
 if TYPE_CHECKING:
@@ -35,12 +38,6 @@ TIERS: tuple[tuple[str, float, str], ...] = (
     ("wrong_expert", 0.3, "Parsed YAML, wrong expert"),
     ("unparsed", 0.0, "Parse failure"),
 )
-
-
-def gold_answer(answer: Any) -> str:
-    """The final answer of a gold field: GSM-8K's ``"...#### 1,000"`` gives ``"1,000"``; anything else as text."""
-    text = str(answer)
-    return text.rsplit("####", 1)[-1].strip() if "####" in text else text.strip()
 
 
 def question_of(row: Mapping[str, Any]) -> str:
@@ -238,39 +235,26 @@ def write_reports(
     name: str = "eval",
     header: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Write `<name>.json`, `<name>.md` and (when there are experts) `<name>_per_expert.png`; return their paths."""
+    """Write `<name>.json` (metrics only), `<name>_records.jsonl` (one record per example), `<name>.md` and, when
+    there are experts, `<name>_per_expert.png`; return their paths."""
     from trace_recipe.plots import plot_per_expert
+    from trace_solver.jsonl import write_jsonl
 
     os.makedirs(output_dir, exist_ok=True)
-    paths = {"json": os.path.join(output_dir, f"{name}.json"), "md": os.path.join(output_dir, f"{name}.md")}
+    paths = {
+        "json": os.path.join(output_dir, f"{name}.json"),
+        "records": os.path.join(output_dir, f"{name}_records.jsonl"),
+        "md": os.path.join(output_dir, f"{name}.md"),
+    }
     with open(paths["json"], "w", encoding="utf-8") as f:
-        json.dump({"name": name, **dict(header or {}), "metrics": metrics, "records": list(records)}, f, indent=2)
+        json.dump({"name": name, **dict(header or {}), "metrics": metrics}, f, indent=2)
+    write_jsonl(records, paths["records"])
     with open(paths["md"], "w", encoding="utf-8") as f:
         f.write(render_markdown(metrics, title=f"Evaluation: {name}", header=header))
     if metrics["per_expert"]:
         paths["png"] = os.path.join(output_dir, f"{name}_per_expert.png")
         plot_per_expert(metrics, paths["png"], title=name)
     return paths
-
-
-def _world() -> tuple[int, int]:
-    """(rank, world size) when torch.distributed is running (accelerate launch), else (0, 1)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _gather(items: list[Any], world: int) -> list[list[Any]]:
-    """Every rank's list, on every rank (pickled objects; evaluation sets are small)."""
-    if world == 1:
-        return [items]
-    import torch.distributed as dist
-
-    gathered: list[Any] = [None] * world
-    dist.all_gather_object(gathered, items)
-    return gathered
 
 
 def _is_sharded(model: Any) -> bool:
@@ -282,34 +266,31 @@ def _is_sharded(model: Any) -> bool:
 
 
 def _generate_sharded(
-    model: PreTrainedModel | None,
+    model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[Any],
     options: GenerationOptions,
-    model_path: str | None,
     used_backends: list[str] | None = None,
 ) -> list[str]:
-    """Generate for all prompts: each rank takes every world-th prompt, then the shards are put back in order."""
-    rank, world = _world()
-    if world > 1 and model is not None and _is_sharded(model):
+    """Generate for all prompts: each process takes a contiguous share, then every process gets all of them back in
+    the prompts' order (one process: no split, no gather)."""
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+
+    state = PartialState()
+    if state.num_processes == 1:
+        return generate_completions(model, tokenizer, prompts, options, used_backends=used_backends)
+    if _is_sharded(model):
         # Sharded parameters are gathered layer by layer inside forward, so every rank would have to run the same
         # forwards in lockstep; ranks decoding different prompts (and stopping at different steps) would hang.
         raise RuntimeError("the model is sharded (FSDP): evaluate the saved model with recipes/evaluate.py instead")
-    mine = list(range(rank, len(prompts), world))
-    texts = generate_completions(
-        model, tokenizer, [prompts[i] for i in mine], options, model_path=model_path, used_backends=used_backends
-    )
-    out: list[str] = [""] * len(prompts)
-    for indices, shard in zip(
-        [list(range(r, len(prompts), world)) for r in range(world)], _gather(texts, world), strict=True
-    ):
-        for i, text in zip(indices, shard, strict=True):
-            out[i] = text
-    return out
+    with state.split_between_processes(list(prompts)) as mine:
+        texts = generate_completions(model, tokenizer, mine, options, used_backends=used_backends)
+    return gather_object(texts)
 
 
 def run_evaluation(
-    model: PreTrainedModel | None,
+    model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     dataset: Iterable[Mapping[str, Any]],
     *,
@@ -321,20 +302,19 @@ def run_evaluation(
     name: str = "eval",
     backend: str = "auto",
     seed: int = 0,
-    model_path: str | None = None,
     header: Mapping[str, str] | None = None,
     write: bool = True,
 ) -> dict[str, Any]:
     """Greedy-decode every row, score it, optionally add self-consistency, write the reports; return the metrics.
 
     Args:
-        model, tokenizer: the model to evaluate (unwrapped; any device). `model` may be None with backend "vllm".
+        model, tokenizer: the model to evaluate (unwrapped; any device).
         dataset: rows with `prompt` (chat messages [system, user]), `answer` (gold answer text; GSM-8K's
             ``"...#### 18"`` works) and `expert` (gold expert, or None for GSM-8K).
-        output_dir, name: reports go to `<output_dir>/<name>.{json,md}` and `<name>_per_expert.png`.
+        output_dir, name: reports go to `<output_dir>/<name>.{json,md}`, `<name>_records.jsonl` and
+            `<name>_per_expert.png`.
         batch_size, max_new_tokens, backend: generation settings (see `trace_recipe.generation`).
         self_consistency: k > 0 also samples k traces per question at `temperature` and majority-votes the values.
-        model_path: model folder, needed by the vllm backend only.
         header: extra `key: value` lines for the report (model, dataset ...).
         write: False skips the files (metrics are still returned).
     """
@@ -343,7 +323,7 @@ def run_evaluation(
     options = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=seed)
     started = time.perf_counter()
     used_backends: list[str] = []  # what actually ran: "auto" may fall back (reported per call, on this rank)
-    completions = _generate_sharded(model, tokenizer, prompts, options, model_path, used_backends)
+    completions = _generate_sharded(model, tokenizer, prompts, options, used_backends)
     seconds = time.perf_counter() - started
     samples = None
     if self_consistency > 0:
@@ -357,7 +337,7 @@ def run_evaluation(
         )
         # Each prompt repeated k times: every backend batches these like distinct prompts.
         flat = _generate_sharded(
-            model, tokenizer, [p for p in prompts for _ in range(self_consistency)], sample_options, model_path
+            model, tokenizer, [p for p in prompts for _ in range(self_consistency)], sample_options
         )
         samples = [flat[i * self_consistency : (i + 1) * self_consistency] for i in range(len(rows))]
     records = score_records(rows, completions, samples=samples)
@@ -374,9 +354,15 @@ def run_evaluation(
     }
     if self_consistency > 0:
         metrics["self_consistency"]["temperature"] = temperature
-    if write and _world()[0] == 0:
+    if write and _is_main_process():
         metrics["files"] = write_reports(metrics, records, output_dir=output_dir, name=name, header=header)
     return metrics
+
+
+def _is_main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def summary_line(metrics: Mapping[str, Any]) -> str:

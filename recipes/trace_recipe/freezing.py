@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trace_recipe import RecipeError
+from trace_recipe.errors import RecipeError
 
 if TYPE_CHECKING:
     from torch import nn

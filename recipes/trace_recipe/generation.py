@@ -7,7 +7,7 @@ under 1 ms). The backends, all returning the same thing (completion token ids, c
   eager       plain `model.generate` with the dynamic cache. The reference, and the fastest path on CPU.
   static      `model.generate` with a static KV cache. On CUDA, transformers then compiles the model's forward
               (`torch.compile`, mode "reduce-overhead", i.e. CUDA graphs), which removes the launch overhead inside
-              the forward (about 5x on an H100, issue 5). We keep the shapes fixed (every batch is `batch_size` rows,
+              the forward (about 5x on an H100). We keep the shapes fixed (every batch is `batch_size` rows,
               every prompt left-padded to one length) so it compiles once per run instead of once per batch.
   graph       our own loop over the same static cache: the whole decoding step (forward, token choice, EOS
               bookkeeping) is one compiled function, so no Python runs between steps except a replay call, and
@@ -16,9 +16,6 @@ under 1 ms). The backends, all returning the same thing (completion token ids, c
               equals eager `generate` (tested on CPU, compiled and not, with transformers 5.17 and 5.24; fp32 on an
               H100: 256/256). Batch 256, bf16: 3.3 ms a step, 10.8x plain `generate` on an H200, 7.0x on an H100
               (docs/results.md).
-  continuous  transformers' continuous batching (`generate_batch`, paged attention), CUDA only. Not bit-identical to
-              eager by construction (different kernels); offered for speed comparisons, untested on a GPU here.
-  vllm        vLLM from a model folder, when installed. Untested in this repository (no vLLM on our machines).
   auto        graph on CUDA (falling back to static, then eager, if it fails), eager elsewhere.
 
 All backends sort prompts by length before batching (less left padding) and restore the caller's order.
@@ -33,7 +30,6 @@ import functools
 import inspect
 import logging
 import math
-from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +41,7 @@ if TYPE_CHECKING:  # torch/transformers are imported lazily so `import trace_rec
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "eager", "static", "graph", "continuous", "vllm")
+BACKENDS = ("auto", "eager", "static", "graph")
 # The graph backend asks the GPU "has every row finished?" this often (each question is a host sync).
 STOP_CHECK_EVERY = 8
 # What "auto" tries on a CUDA device, in order, before plain eager generate.
@@ -425,32 +421,6 @@ def _generate_graph(
     return results
 
 
-def _generate_continuous(
-    model: PreTrainedModel,
-    prompts: Sequence[Sequence[int]],
-    pad_token_id: int,
-    eos_token_ids: set[int],
-    options: GenerationOptions,
-) -> list[list[int]]:
-    if not hasattr(model, "generate_batch"):
-        raise RuntimeError("this transformers version has no continuous batching (model.generate_batch)")
-    if model.device.type != "cuda":
-        # transformers 5.17 sizes its paged cache from free memory: on a CPU machine here the process was killed.
-        raise RuntimeError("the continuous backend is for CUDA devices; use eager on CPU")
-    config = _generation_config(options, pad_token_id, eos_token_ids, static=False, compile_step=False)
-    outputs = model.generate_batch(inputs=[list(p) for p in prompts], generation_config=config, progress_bar=False)
-    # Results are keyed by request id; match them back to prompts by their ids (duplicates in order).
-    slots: dict[tuple[int, ...], deque[int]] = defaultdict(deque)
-    for index, prompt in enumerate(prompts):
-        slots[tuple(prompt)].append(index)
-    results: list[list[int]] = [[] for _ in prompts]
-    for request_id in sorted(outputs, key=lambda rid: int(str(rid).rsplit("_", 1)[-1]) if "_" in str(rid) else 0):
-        out = outputs[request_id]
-        completion = cut_at_eos(out.generated_tokens, eos_token_ids, options.keep_eos)
-        results[slots[tuple(out.prompt_ids)].popleft()] = completion
-    return results
-
-
 def generate_token_ids(
     model: PreTrainedModel,
     prompts: Sequence[Sequence[int]],
@@ -472,6 +442,8 @@ def generate_token_ids(
             fallback), so that reports name what actually ran.
     """
     options = options or GenerationOptions()
+    if not prompts:  # e.g. a process's share of a set smaller than the number of processes
+        return []
     used = used_backends if used_backends is not None else []
     backend = resolve_backend(options.backend, model.device)
     if options.backend != "auto" or backend == "eager":
@@ -507,11 +479,7 @@ def _run_backend(
         torch.manual_seed(options.seed)
     if backend in ("eager", "static"):
         return _generate_with_generate(model, prompts, pad_token_id, eos_token_ids, options, static=backend == "static")
-    if backend == "graph":
-        return _generate_graph(model, prompts, pad_token_id, eos_token_ids, options)
-    if backend == "continuous":
-        return _generate_continuous(model, prompts, pad_token_id, eos_token_ids, options)
-    raise ValueError("the vllm backend generates from a model folder: call generate_completions(model_path=...)")
+    return _generate_graph(model, prompts, pad_token_id, eos_token_ids, options)
 
 
 def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Any]) -> list[list[int]]:
@@ -533,25 +501,16 @@ def pad_token_id_of(tokenizer: PreTrainedTokenizerBase, eos_token_ids: set[int])
 
 
 def generate_completions(
-    model: PreTrainedModel | None,
+    model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[Any],
     options: GenerationOptions | None = None,
     *,
-    model_path: str | None = None,
     used_backends: list[str] | None = None,
 ) -> list[str]:
     """Decoded completion text for each prompt (list of chat messages, or a string), in the caller's order.
     `used_backends` collects the backend that ran, as in `generate_token_ids`."""
     options = options or GenerationOptions()
-    if options.backend == "vllm":
-        if model_path is None:
-            raise ValueError("the vllm backend needs model_path (a local model folder)")
-        if used_backends is not None:
-            used_backends.append("vllm")
-        return generate_with_vllm(model_path, tokenizer, prompts, options)
-    if model is None:
-        raise ValueError("a model is required for the transformers backends")
     eos_ids = eos_token_ids_of(model, tokenizer)
     ids = generate_token_ids(
         model,
@@ -562,28 +521,3 @@ def generate_completions(
         used_backends=used_backends,
     )
     return tokenizer.batch_decode(ids, skip_special_tokens=True)
-
-
-def generate_with_vllm(
-    model_path: str, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Any], options: GenerationOptions
-) -> list[str]:
-    """Generate with vLLM (optional dependency). UNTESTED here: vLLM is not installed on our CPU or GPU machines.
-
-    vLLM batches continuously and runs CUDA graphs itself, so `batch_size`, sorting and padding do not apply.
-    """
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError as error:
-        raise RuntimeError("backend 'vllm' needs `pip install vllm` (and a CUDA GPU)") from error
-    texts = [
-        p if isinstance(p, str) else tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-        for p in prompts
-    ]
-    params = SamplingParams(
-        temperature=options.temperature if options.do_sample else 0.0,
-        top_p=options.top_p if options.do_sample else 1.0,
-        max_tokens=options.max_new_tokens,
-        seed=options.seed,
-    )
-    llm = LLM(model=model_path, dtype="auto", seed=options.seed or 0)
-    return [out.outputs[0].text for out in llm.generate(texts, params)]

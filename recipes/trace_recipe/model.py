@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trace_recipe import RecipeError
 from trace_recipe.configs import EMBEDDED_MODEL
+from trace_recipe.errors import RecipeError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

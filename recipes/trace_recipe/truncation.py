@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from trace_recipe import RecipeError
+from trace_recipe.errors import RecipeError
 from trace_solver.stats import TokenLengths, conversation_token_lengths
 
 Log = Callable[[str], None]

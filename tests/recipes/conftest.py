@@ -7,6 +7,8 @@ tied embeddings (as SmolLM2 has), both saved to a temporary folder that the reci
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import sys
 import types
@@ -24,6 +26,7 @@ CHAT_TEMPLATE = (
     "'\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 NUM_LAYERS = 4
+ROOT = Path(__file__).resolve().parents[2]
 
 # (question, expert, trace, answer): short, valid traces in the seed's format
 RECORDS: list[tuple[str, str, str, str]] = [
@@ -45,6 +48,19 @@ RECORDS: list[tuple[str, str, str, str]] = [
     )
     for a, b in [(10, 3), (25, 5), (18, 9), (7, 2), (50, 20), (33, 3), (12, 4), (16, 8)]
 ]
+
+
+@functools.cache
+def load_script(path: str) -> types.ModuleType:
+    """A script of the repository (`recipes/sft.py`, `benchmarks/generation.py` ...) loaded as a module: scripts are
+    files to run, not part of the installed packages."""
+    name = "script_" + path.removesuffix(".py").replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the parser resolves its dataclasses' field types through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
 def trace_rows() -> list[dict[str, Any]]:

@@ -9,10 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import load_script
 
-import rl
-import sft
 from trace_recipe.configs import EMBEDDED_MODEL, fill_device_defaults
+
+rl = load_script("recipes/rl.py")
+sft = load_script("recipes/sft.py")
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*/*.yaml"))

@@ -106,7 +106,7 @@ def test_missing_question_is_named(tmp_path):
 
 def test_empty_file_is_an_error(tmp_path):
     """A file with no rows would train on nothing; it is refused."""
-    assert "no rows" in _error(tmp_path, [""])
+    assert "empty file" in _error(tmp_path, [""])
 
 
 # --- rows_to_dataset --------------------------------------------------------------------------------------------------

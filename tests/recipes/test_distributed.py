@@ -21,6 +21,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TRAINING_FLAGS = ("--logging_steps", "1", "--save_strategy", "no", "--report_to", "none", "--do_final_eval", "false",
+                  "--disable_tqdm", "true")  # fmt: skip
+
+
 def launch(script: str, *flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a recipe under `accelerate launch` with 2 CPU processes and the DDP config; fail with its stderr."""
     command = [
@@ -29,16 +33,11 @@ def launch(script: str, *flags: str, env: dict[str, str] | None = None) -> subpr
         "--num_processes", "2",
         "--main_process_port", str(29500 + os.getpid() % 1000),
         str(ROOT / "recipes" / script),
-        "--logging_steps", "1",
-        "--save_strategy", "no",
-        "--report_to", "none",
-        "--do_final_eval", "false",
-        "--disable_tqdm", "true",
+        *(TRAINING_FLAGS if script != "evaluate.py" else ()),
         *flags,
     ]  # fmt: skip
-    # PYTHONPATH: trace_solver/ and rewards/ as `pip install -e .` would provide them (pytest's pythonpath does here),
-    # and this folder for the test reward
-    paths = [str(ROOT), str(Path(__file__).parent), os.environ.get("PYTHONPATH")]
+    # The packages come from `pip install -e .`; PYTHONPATH adds only this folder, for the test reward's dotted path
+    paths = [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, paths)),
@@ -119,3 +118,23 @@ def test_rl_under_accelerate_with_two_cpu_processes(tiny_model_dir, dataset_json
         assert [call["completions"] for call in calls] == [4, 4]
         assert all(call["answers"] == call["completions"] for call in calls)
     assert_only_unfrozen_layers_changed(tiny_model_dir, output_dir, first_unfrozen=3)
+
+
+def test_evaluation_under_accelerate_with_two_cpu_processes(tiny_model_dir, dataset_jsonl, tmp_path):
+    """Two gloo ranks each decode part of the set; the main process reports every row once, in the file's order."""
+    from trace_solver.jsonl import read_jsonl
+
+    result = launch(
+        "evaluate.py",
+        "--model_name_or_path", str(tiny_model_dir),
+        "--dataset_path", str(dataset_jsonl),
+        "--output_dir", str(tmp_path),
+        "--max_examples", "7",
+        "--max_new_tokens", "4",
+        "--batch_size", "2",
+    )  # fmt: skip
+    questions = [row["question"] for _, row in read_jsonl(dataset_jsonl)][:7]
+    records = [row for _, row in read_jsonl(tmp_path / "train_records.jsonl")]
+    assert [record["question"] for record in records] == questions
+    assert json.loads((tmp_path / "train.json").read_text())["metrics"]["n"] == 7
+    assert result.stdout.count("Correct:") == 1  # the summary line, from the main process only

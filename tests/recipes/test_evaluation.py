@@ -7,11 +7,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import trace_rows
+from conftest import load_script, trace_rows
 
+from trace_recipe.data import DataError, gold_answer
 from trace_recipe.evaluation import (
     compute_metrics,
-    gold_answer,
     majority_vote,
     render_markdown,
     run_evaluation,
@@ -20,6 +20,7 @@ from trace_recipe.evaluation import (
     write_reports,
 )
 from trace_recipe.plots import curves_from_log_history, plot_training_curves
+from trace_solver.jsonl import read_jsonl
 
 ADD_2_3 = (
     "expert: {expert}\ntrace:\n- {{init: a, value: 2}}\n- {{init: b, value: 3}}\n"
@@ -87,8 +88,16 @@ def test_gsm8k_only_set_reports_no_expert_rate() -> None:
 
 
 def test_gold_answer_reads_the_gsm8k_marker() -> None:
-    """'#### 1,000' gives '1,000'; a plain answer is kept."""
-    assert gold_answer("Work.\n#### 1,000") == "1,000" and gold_answer(" 18 ") == "18"
+    """'#### 1,000' gives '1000' (thousands separators removed, as the GSM-8K loader stores it); a plain answer is
+    kept."""
+    assert gold_answer("Work.\n#### 1,000") == "1000" and gold_answer(" 18 ") == "18"
+
+
+@pytest.mark.parametrize("answer", ["Work.\n#### lots", "lots", None])
+def test_gold_answer_that_is_not_a_number_is_an_error(answer) -> None:
+    """A gold answer with no number to compare with is refused, not scored as a wrong answer."""
+    with pytest.raises(DataError, match="not a number"):
+        gold_answer(answer)
 
 
 def test_majority_vote_ignores_failures_and_breaks_ties_by_first_seen() -> None:
@@ -116,14 +125,18 @@ def test_self_consistency_metrics_sit_beside_greedy() -> None:
 
 
 def test_reports_are_written(tmp_path: Path, canned_records: list[dict]) -> None:
-    """<name>.json (metrics + records), <name>.md (seed tables) and <name>_per_expert.png land in output_dir."""
+    """<name>.json (metrics only), <name>_records.jsonl (one record per example), <name>.md (seed tables) and
+    <name>_per_expert.png land in output_dir."""
     paths = write_reports(compute_metrics(canned_records), canned_records, output_dir=str(tmp_path), name="heldout")
     saved = json.loads((tmp_path / "heldout.json").read_text())
-    assert saved["metrics"]["correct"] == 3 and len(saved["records"]) == 6
-    assert {"question", "completion", "value", "status", "code", "tier"} <= set(saved["records"][0])
+    assert saved["metrics"]["correct"] == 3 and set(saved) == {"name", "metrics"}
+    records = [row for _, row in read_jsonl(tmp_path / "heldout_records.jsonl")]
+    assert len(records) == 6 and records[0]["question"] == canned_records[0]["question"]
+    assert {"question", "completion", "value", "status", "code", "tier"} <= set(records[0])
     markdown = (tmp_path / "heldout.md").read_text()
     assert "| Overall accuracy | **50%** (3/6) |" in markdown and "## Results by Expert Type" in markdown
-    assert (tmp_path / "heldout_per_expert.png").stat().st_size > 1000 and set(paths) == {"json", "md", "png"}
+    assert (tmp_path / "heldout_per_expert.png").stat().st_size > 1000
+    assert set(paths) == {"json", "records", "md", "png"}
 
 
 def test_training_curves_from_trainer_state(tmp_path: Path) -> None:
@@ -153,8 +166,9 @@ def test_run_evaluation_on_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) 
     )
     assert metrics["n"] == 6 and metrics["self_consistency"]["k"] == 2
     assert sum(metrics["tiers"].values()) == 6 and metrics["generation"]["backend"] == "eager"  # auto on CPU
-    saved = json.loads((tmp_path / "eval.json").read_text())
-    assert len(saved["records"]) == 6 and all(len(r["sc_values"]) == 2 for r in saved["records"])
+    records = [row for _, row in read_jsonl(tmp_path / "eval_records.jsonl")]
+    assert len(records) == 6 and all(len(r["sc_values"]) == 2 for r in records)
+    assert "records" not in json.loads((tmp_path / "eval.json").read_text())
     assert (tmp_path / "eval.md").exists() and (tmp_path / "eval_per_expert.png").exists()
 
 
@@ -162,8 +176,7 @@ def test_evaluate_script_detects_gsm8k_and_writes_reports(tiny_model_dir: Path, 
     """`recipes/evaluate.py` flags: a GSM-8K-format file is detected, evaluated without expert metrics, reported."""
     from trl import TrlParser
 
-    import evaluate
-
+    evaluate = load_script("recipes/evaluate.py")
     data = tmp_path / "gsm.jsonl"
     lines = [
         {"question": f"Tom has {have} apples and eats 1. How many are left?", "answer": f"Work.\n#### {left}"}
@@ -177,3 +190,4 @@ def test_evaluate_script_detects_gsm8k_and_writes_reports(tiny_model_dir: Path, 
     metrics = evaluate.main(args)
     assert metrics["n"] == 3 and metrics["correct_expert_rate"] is None
     assert (tmp_path / "gsm.json").exists() and (tmp_path / "gsm.md").exists()
+    assert [row["answer"] for _, row in read_jsonl(tmp_path / "gsm_records.jsonl")] == ["4", "8", "1199"]

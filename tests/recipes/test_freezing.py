@@ -6,7 +6,6 @@ import pytest
 import torch
 from conftest import NUM_LAYERS
 
-from trace_recipe import prepare_model
 from trace_recipe.configs import SFTScriptArguments
 from trace_recipe.freezing import (
     NoTrainableParametersError,
@@ -16,6 +15,7 @@ from trace_recipe.freezing import (
     trainable_table,
     untie_lm_head,
 )
+from trace_recipe.pipeline import prepare_model
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import torch
+from conftest import load_script
 
 from trace_recipe.generation import (
     GenerationOptions,
@@ -233,10 +234,16 @@ def test_graph_decoding_does_not_copy_kv_heads_per_query_head(tiny_llama, prompt
     assert len(calls) == 2 * 2 * batches < eager_calls
 
 
+@pytest.mark.parametrize("backend", ["eager", "static", "graph"])
+def test_no_prompts_give_no_completions(tiny_llama, backend) -> None:
+    """An empty share of prompts (a process given none of a small set) decodes to an empty list on every backend."""
+    assert generate(tiny_llama, [], backend=backend, compile=False) == []
+
+
 def test_generation_benchmark_ablates_the_fold_side_by_side(tiny_model_dir, tmp_path, monkeypatch) -> None:
     """`benchmarks/generation.py --ablate_fold` times the graph backend twice, with and without the grouped-query
     fold (seen from inside the decoding step), and both give plain generate's greedy tokens."""
-    from benchmarks import generation as benchmark
+    benchmark = load_script("benchmarks/generation.py")
     from trace_recipe import generation
 
     fold_seen = []

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from conftest import load_script
+
 
 def test_shaped_model_takes_the_shape_and_the_tokenizers_vocabulary(tiny_model_dir, tmp_path, monkeypatch):
     """The written folder loads as a causal LM of the named shape whose vocabulary, special ids and chat template are
     the tokenizer's (the recipes then render prompts and stop at its EOS)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from reproduce import shaped_model
+    shaped_model = load_script("recipes/reproduce/shaped_model.py")
 
     shape = dict(
         hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2

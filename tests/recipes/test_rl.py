@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import NUM_LAYERS, RECORDS
+from conftest import NUM_LAYERS, RECORDS, load_script
 
-import rl
 from rewards import trace_reward
 from trace_recipe.truncation import TruncationError
+
+rl = load_script("recipes/rl.py")
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +119,7 @@ def test_graph_backend_samples_through_trace_recipe_generation(tiny_model_dir, s
     own path wires them."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trace_recipe import rl_generation
+    from trace_recipe import rloo_trainer
     from trace_recipe.generation import GenerationOptions, generate_completions
 
     backends_used = []
@@ -127,8 +128,8 @@ def test_graph_backend_samples_through_trace_recipe_generation(tiny_model_dir, s
         backends_used.append((kwargs["options"].backend, kwargs["options"].keep_eos, len(prompts)))
         return generate_token_ids(model, prompts, **kwargs)
 
-    generate_token_ids = rl_generation.generate_token_ids
-    monkeypatch.setattr(rl_generation, "generate_token_ids", recording_generate)
+    generate_token_ids = rloo_trainer.generate_token_ids
+    monkeypatch.setattr(rloo_trainer, "generate_token_ids", recording_generate)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     trainer = run_rl(tiny_model_dir, tmp_path, "--generation_backend", "graph", "--temperature", "1e-6",
@@ -160,3 +161,47 @@ def test_fast_generation_keeps_the_mixed_precision_wrapper(tiny_model_dir, stub_
     assert trainer.accelerator.native_amp and spy.calls
     model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
     assert "_original_forward" in model.__dict__ and hasattr(model.forward, "__wrapped__")
+
+
+def test_installed_trl_has_the_generation_hook_the_override_was_written_for():
+    """TRL's private RLOOTrainer._generate_single_turn takes the parameters TraceRLOOTrainer overrides; a TRL
+    release that changes them fails here."""
+    import inspect
+
+    from trl import RLOOTrainer
+
+    from trace_recipe.rloo_trainer import OVERRIDDEN_PARAMETERS, check_trl_generation_hook
+
+    assert tuple(inspect.signature(RLOOTrainer._generate_single_turn).parameters) == OVERRIDDEN_PARAMETERS
+    check_trl_generation_hook()
+
+
+def _changed_generation_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give TRL's RLOOTrainer a `_generate_single_turn` with one more parameter, as a later release might."""
+    from trl import RLOOTrainer
+
+    original = RLOOTrainer._generate_single_turn
+
+    def changed(self, prompt_ids, images, multimodal_fields, num_generations=None):
+        return original(self, prompt_ids, images, multimodal_fields)
+
+    monkeypatch.setattr(RLOOTrainer, "_generate_single_turn", changed)
+
+
+def test_changed_trl_generation_hook_stops_our_backend_at_construction(tiny_model_dir, stub_data, spy, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    """With a changed `_generate_single_turn`, --generation_backend graph refuses to build the trainer, in one line
+    naming the way out."""
+    from trace_recipe.errors import RecipeError
+
+    _changed_generation_hook(monkeypatch)
+    with pytest.raises(RecipeError, match=r"num_generations.*pass --generation_backend trl") as info:
+        run_rl(tiny_model_dir, tmp_path, "--generation_backend", "graph", "--max_steps", "1")
+    assert "\n" not in str(info.value) and not spy.calls
+
+
+def test_trl_backend_passes_a_changed_generation_hook_through(tiny_model_dir, stub_data, spy, tmp_path, monkeypatch):
+    """--generation_backend trl trains whatever `_generate_single_turn` takes: the override passes its arguments on."""
+    _changed_generation_hook(monkeypatch)
+    trainer = run_rl(tiny_model_dir, tmp_path, "--generation_backend", "trl", "--max_steps", "1")
+    assert trainer._generation_backend == "trl" and trainer.state.global_step == 1 and spy.calls

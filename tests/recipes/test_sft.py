@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import NUM_LAYERS, trace_rows
+from conftest import NUM_LAYERS, load_script, trace_rows
 
-import sft
-from trace_recipe import RecipeError
+from trace_recipe.errors import RecipeError
 from trace_recipe.truncation import TruncationError
+
+sft = load_script("recipes/sft.py")
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +162,7 @@ def test_final_evaluation_is_skipped_with_a_hint_when_parameters_are_sharded(mon
     import types
     from types import SimpleNamespace
 
-    from trace_recipe import final_evaluation
+    from trace_recipe.pipeline import final_evaluation
 
     calls, printed = [], []
     module = types.ModuleType("trace_recipe.evaluation")
@@ -173,3 +174,17 @@ def test_final_evaluation_is_skipped_with_a_hint_when_parameters_are_sharded(mon
         assert final_evaluation(trainer, None, ["row"], SimpleNamespace(), args) is None
     assert not calls and len(printed) == 2
     assert "recipes/evaluate.py --model_name_or_path runs/x" in printed[0]
+
+
+def test_missing_dataset_file_exits_with_one_line(tmp_path, capsys):
+    """`recipes/sft.py --dataset_path` naming no file stops before the model loads, with one line naming the file."""
+    from trace_recipe.pipeline import run_script
+
+    parser = sft.make_parser()
+    missing = tmp_path / "absent.jsonl"
+    flags = ["--dataset_path", str(missing), "--output_dir", str(tmp_path / "run"), "--report_to", "none"]
+    parser.parse_args_and_config = lambda: type(parser).parse_args_and_config(parser, args=flags)
+    with pytest.raises(SystemExit) as stop:
+        run_script(sft.main, parser)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {missing}: no such file"

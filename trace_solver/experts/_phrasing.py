@@ -1,37 +1,27 @@
-"""Shared pieces of the synthetic generators: names, objects, number helpers, a trace builder and a chain planner.
+"""Shared pieces of the synthetic generators: names, objects, number helpers and a chain planner.
 
 Each expert module keeps its own templates and generator; this module only holds what several of them use.
-A generator draws numbers with `rng`, builds the trace with `TraceBuilder` (which mirrors the values as it goes, so
-later numbers can be chosen to keep answers clean) and ends with `TraceBuilder.finish`, which executes the trace with
-`trace_solver.execute` and raises `GenerationError` when it does not reach the answer. Draws that turn out ugly
-(a fraction, a negative count) raise `Retry`; `retrying` then draws again from the same `rng`, so output stays a pure
-function of the seed.
+A generator draws numbers with `rng`, builds the trace with `trace_solver.builder.TraceBuilder` (which mirrors the
+values as it goes, so later numbers can be chosen to keep answers clean) and ends with `TraceBuilder.finish`, which
+executes the trace with `trace_solver.execute` and raises `GenerationError` when it does not reach the answer. Draws
+that turn out ugly (a fraction, a negative count) raise `Retry`; `retrying` then draws again from the same `rng`, so
+output stays a pure function of the seed.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+# The experts import the builder's names from here, with the rest of their shared pieces.
+from trace_solver.builder import MAX_VALUE, GenerationError, Retry, TraceBuilder, is_clean, var_name  # noqa: F401
 from trace_solver.experts.base import Example
-from trace_solver.expressions import evaluate_expression, is_reserved_name
 from trace_solver.numbers import format_number
-from trace_solver.steps import OPS, STEP_KINDS
 
 MAX_ATTEMPTS = 500  # draws per example before a generator is declared broken
-MAX_VALUE = 10**6  # no intermediate value of a generated trace exceeds this
-
-
-class Retry(Exception):
-    """The numbers drawn for an example do not give a clean trace; draw again."""
-
-
-class GenerationError(RuntimeError):
-    """A generator produced a trace that does not execute to its answer (a bug), or cannot produce one at all."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +85,6 @@ SHOP_ITEMS = (
 )
 
 
-def var_name(text: str) -> str:
-    """A trace variable name for a phrase: ``"the north store"`` -> ``north_store``."""
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", text.lower()) if w and w not in ("the", "a", "an", "of")]
-    name = "_".join(words) or "x"
-    return name if not name[0].isdigit() else f"n_{name}"
-
-
 def people(rng: random.Random, k: int) -> list[Person]:
     return rng.sample(PEOPLE, k)
 
@@ -142,11 +125,6 @@ def pick_divisor(rng: random.Random, value: Fraction, low: int, high: int) -> in
     return rng.choice(options)
 
 
-def is_clean(value: Fraction, places: int = 0) -> bool:
-    """Non-negative, at most MAX_VALUE, and exact at `places` decimal places (0: an integer; 2: money)."""
-    return 0 <= value <= MAX_VALUE and (value * 10**places).denominator == 1
-
-
 def retrying(rng: random.Random, make: Callable[[random.Random], Example]) -> Example:
     """Call `make` until it does not raise Retry (same rng, so the result is still determined by the seed)."""
     for _ in range(MAX_ATTEMPTS):
@@ -155,98 +133,6 @@ def retrying(rng: random.Random, make: Callable[[random.Random], Example]) -> Ex
         except Retry:
             continue
     raise GenerationError(f"no clean example after {MAX_ATTEMPTS} draws")
-
-
-def _operand(value: Any) -> Any:
-    """Numbers go into the document as int where integral, as Fraction otherwise (dump_trace prints 12.5)."""
-    if isinstance(value, Fraction) and value.denominator == 1:
-        return value.numerator
-    return value
-
-
-class TraceBuilder:
-    """Builds a trace document step by step while computing every variable's value."""
-
-    def __init__(self, expert: str, places: int = 0):
-        self.expert = expert
-        self.places = places  # decimal places every value must be exact at (0: integers; 2: money)
-        self.steps: list[dict[str, Any]] = []
-        self.env: dict[str, Fraction] = {}
-
-    def __getitem__(self, name: str) -> Fraction:
-        return self.env[name]
-
-    @property
-    def operations(self) -> int:
-        return sum(1 for step in self.steps if not ({"init", "query"} & step.keys()))
-
-    def fresh(self, base: str) -> str:
-        name, index = var_name(base), 2
-        candidate = name if not is_reserved_name(name) else f"{name}_1"
-        while candidate in self.env:
-            candidate, index = f"{name}_{index}", index + 1
-        return candidate
-
-    def _store(self, name: str, value: Fraction) -> None:
-        if not is_clean(value, self.places):
-            raise Retry
-        self.env[name] = value
-
-    def init(self, base: str, value: Fraction | int) -> str:
-        name = self.fresh(base)
-        self._store(name, Fraction(value))
-        self.steps.append({"init": name, "value": _operand(Fraction(value))})
-        return name
-
-    def compute(self, op: str, args: Sequence[str | int | Fraction], base: str) -> str:
-        values = [self.env[a] if isinstance(a, str) else Fraction(a) for a in args]
-        if op == "div" and any(v == 0 for v in values[1:]):
-            raise Retry
-        name = self.fresh(base)
-        self._store(name, OPS[op](values))
-        self.steps.append({"compute": {"op": op, "args": [_operand(a) for a in args], "var": name}})
-        return name
-
-    def formula(self, base: str, expression: str) -> str:
-        name = self.fresh(base)
-        try:
-            value = evaluate_expression(expression, self.env)
-        except ArithmeticError:
-            raise Retry from None
-        self._store(name, value)
-        self.steps.append({"formula": {"var": name, "expression": expression}})
-        return name
-
-    def step(self, kind: str, body: dict[str, Any], target: str | None = None) -> str | None:
-        """An expert-registered step (transfer, consume, percent_*). `target` is the new variable's base name if the
-        step defines one (its ``var`` field); values are mirrored by running the registered step on a copy."""
-        if target is not None:
-            body = {**body, "var": self.fresh(target)}
-        params = {k: (Fraction(v) if isinstance(v, (int, Fraction)) else v) for k, v in body.items()}
-        env = dict(self.env)
-        try:
-            STEP_KINDS[kind].run(params, env)
-        except ArithmeticError:  # StepFailure (a negative quantity) or a limit: not a clean draw
-            raise Retry from None
-        for name, value in env.items():
-            if self.env.get(name) != value:
-                self._store(name, value)
-        self.steps.append({kind: {k: _operand(v) for k, v in body.items()}})
-        return body.get("var")
-
-    def finish(self, question: str, answer_var: str, template: str, operations: int) -> Example:
-        """Close the trace with its query, execute it and return the Example; raise GenerationError if it is wrong."""
-        from trace_solver.executor import execute  # imported here: the executor imports the expert registry
-        from trace_solver.numbers import answers_match
-
-        if self.operations != operations:
-            raise GenerationError(f"{template}: built {self.operations} operations, asked for {operations}")
-        document = {"expert": self.expert, "trace": [*self.steps, {"query": answer_var}]}
-        answer = format_number(self.env[answer_var])
-        outcome = execute(document)
-        if not outcome.ok or not answers_match(outcome.value, answer):
-            raise GenerationError(f"{template}: trace gives {outcome.value} ({outcome.code}), expected {answer}")
-        return Example(question=re.sub(r"\s+", " ", question).strip(), trace=document, answer=answer, template=template)
 
 
 # --- chain planner: a story as a walk over units ------------------------------------------------------------------
@@ -355,7 +241,7 @@ def _story_order(frame: Frame, path: list[Stage]) -> list[Stage]:
 def run_frame(rng: random.Random, frame: Frame, operations: int) -> Example:
     """One example of `frame` with exactly `operations` operations (raises Retry on an unclean draw)."""
     start, path = plan(rng, frame, operations)
-    chain = Chain(rng, TraceBuilder(frame.expert, frame.places))
+    chain = Chain(rng, TraceBuilder(frame.expert, places=frame.places))
     frame.setup(chain)
     sentences = [frame.intros[start](chain)]
     unit = start

@@ -255,7 +255,7 @@ def _make(rng: random.Random, frame: _Frame, operations: int) -> Example:
         raise Retry
     target = _LEAVES[final]
     shown, fields = frame.subjects(rng, relations + 1 + two_bases)
-    b = TraceBuilder(NAME)
+    b = TraceBuilder(NAME, places=0)
     shown_of = {var_name(name): name for name in shown}  # subjects are distinct, so are their variable names
     order = list(shown_of)
 

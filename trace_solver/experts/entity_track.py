@@ -217,7 +217,7 @@ _CONNECTORS = ("", "", "Then ", "Later, ", "After that, ", "Next, ")
 
 def _make(rng: random.Random, story: _Story, operations: int) -> Example:
     ctx = story.setup(rng)
-    b = TraceBuilder(NAME)
+    b = TraceBuilder(NAME, places=0)
     entities = ctx["entities"][: rng.randint(2, min(4, operations + 1))]
     names = {var: (shown, poss) for shown, poss in entities for var in [b.fresh(shown)]}
     order = list(names)
