@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from trace_recipe.generation import (
         GenerationOptions,
         eos_token_ids_of,
+        free_graph_decoder,
         pad_token_id_of,
-        release_graph_decoder,
         render_prompts,
         resolve_backend,
     )
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except Exception as error:  # one failing backend must not hide the others' numbers
             print(f"{label}: FAILED {type(error).__name__}: {error}")
     if args.ablate_fold:
-        release_graph_decoder(model)  # a fresh decoder, compiled without the fold
+        free_graph_decoder(model)  # a fresh decoder, compiled without the fold
         with mock.patch.object(generation, "_folding_grouped_queries", contextlib.nullcontext):
             run("graph (no GQA fold)", project_options("graph"), "graph_no_fold")
     reference = runs["eager (plain generate)"]

@@ -5,8 +5,8 @@
     python benchmarks/sft_throughput.py --rows after --model_name_or_path tinyllama-shaped/ -- --num_unfrozen_layers 6
 
 Every row is `recipes/sft.py` itself, in a fresh process, on the recipe's own data, with the row's flags on top of the
-YAML (flags after `--` go to every row). A row trains `--examples` sequences after `--warmup_steps` steps and reads
-the figures that `trace_recipe.throughput.ThroughputCallback` records in the run's `all_results.json`: real
+YAML (flags after `--` go to every row). A row trains `--examples` sequences after the callback's warm-up steps and
+reads the figures that `trace_recipe.throughput.ThroughputCallback` records in the run's `all_results.json`: real
 (non-padding) tokens per second over all processes, MFU against the card's dense bf16 peak, peak GPU memory.
 
 `before` is the recipe's trainer settings before the speed work (batch 8, fp32 matmuls outside bf16 autocast,
@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 
 import yaml
+
+from trace_recipe.throughput import WARMUP_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +63,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--config", default=str(ROOT / "recipes/SmolLM2-135M-Instruct/sft.yaml"))
     parser.add_argument("--rows", default="before,after", help="comma list of: before, after, levers, or a lever")
     parser.add_argument("--examples", type=int, default=8192, help="sequences timed per row (after warm-up)")
-    parser.add_argument("--warmup_steps", type=int, default=5)
     parser.add_argument("--model_name_or_path", default=None, help="override the YAML's model")
     parser.add_argument("--out", default=None, help="write the summary JSON here")
     parser.add_argument("--workdir", default=None, help="where the rows' output folders go (default: a temp dir)")
@@ -105,7 +106,7 @@ def effective_batch(config: dict, flags: dict[str, str], extra: list[str]) -> in
 
 def run_row(name: str, flags: dict[str, str], args: argparse.Namespace, extra: list[str], workdir: Path) -> dict:
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-    steps = args.warmup_steps + math.ceil(args.examples / effective_batch(config, flags, extra))
+    steps = WARMUP_STEPS + math.ceil(args.examples / effective_batch(config, flags, extra))
     output_dir = workdir / name
     command = [sys.executable, str(ROOT / "recipes/sft.py"), "--config", args.config]
     if args.model_name_or_path:
@@ -128,7 +129,7 @@ def run_row(name: str, flags: dict[str, str], args: argparse.Namespace, extra: l
         "flags": flags,
         "steps": steps,
         "timed_sequences": args.examples,
-        "tokens_per_second": results.get("train_tokens_per_second"),
+        "tokens_per_second": results.get("train_real_tokens_per_second"),
         "mfu": results.get("train_mfu"),
         "peak_memory_gib": results.get("train_peak_memory_gib"),
         "train_runtime": results.get("train_runtime"),
@@ -159,6 +160,9 @@ def table(rows: list[dict]) -> str:
             lines.append(f"| {row['row']} | failed: {row['error'][:60]} | | | |")
             continue
         rate, mfu, memory = row["tokens_per_second"], row["mfu"], row["peak_memory_gib"]
+        if rate is None:
+            lines.append(f"| {row['row']} | not measured (too few steps after warm-up) | | | |")
+            continue
         ratio = f"{rate / base:.2f}x" if base and rate else "-"
         lines.append(
             f"| {row['row']} | {rate:,.0f} | {ratio} | {f'{mfu:.1%}' if mfu is not None else '-'} | "

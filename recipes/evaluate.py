@@ -1,15 +1,18 @@
-"""Evaluate a trace model: batched greedy decoding, trace_solver execution, the seed's metrics and reports.
+"""Evaluate a trace model: batched greedy decoding, trace_solver execution, metrics and reports.
 
     python recipes/evaluate.py --model_name_or_path runs/sft --dataset_path data/heldout.jsonl --output_dir runs/eval
     accelerate launch recipes/evaluate.py --model_name_or_path runs/rl --dataset_path gsm8k/train.jsonl \
-        --dataset_split dev --self_consistency 8 --batch_size 256
+        --dataset_split dev --self_consistency 8 16 --batch_size 256
     python recipes/evaluate.py --config eval.yaml --backend eager        # YAML keys = the flags; flags override
+    python recipes/evaluate.py --model_name_or_path runs/sft --eval_sets gsm8k_dev mawps_dev synthetic \
+        synthetic_templates long_chains --gsm8k_path gsm8k/train.jsonl --mawps_path mawps-asdiv-a/train.csv
 
 Datasets: our synthetic JSONL (`trace-solver generate`: question, expert, trace, answer) or GSM-8K-format JSONL
 (`{"question", "answer": "...#### 18"}`; `--dataset_split dev` keeps the last 500 lines, our GSM-8K dev split); the
 format is detected from the first line. Writes `<output_dir>/<name>.json` (metrics), `<name>_records.jsonl` (one
 record per example), `<name>.md`, `<name>_per_expert.png`, and `<name>_training_curves.png` when the model folder
-holds a `trainer_state.json`.
+holds a `trainer_state.json`. `--eval_sets` (trace_recipe/eval_sets.py) evaluates each named set the same way, then
+writes one table over them all to `<output_dir>/eval_sets.{md,json}` and prints it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
-
-from trl import TrlParser
 
 
 @dataclass
@@ -35,13 +36,33 @@ class EvalScriptArguments:
     dataset_split: str | None = field(
         default=None, metadata={"help": "GSM-8K format only: dev (the last 500 lines) or train (the rest)."}
     )
+    eval_sets: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Named sets to evaluate in the same call, with --dataset_path if given: gsm8k_dev (needs "
+            "--gsm8k_path), mawps_dev (needs --mawps_path), synthetic, synthetic_templates, long_chains "
+            "(trace_recipe/eval_sets.py); one table goes to <output_dir>/eval_sets.{md,json}."
+        },
+    )
+    gsm8k_path: str | None = field(
+        default=None, metadata={"help": "GSM-8K train: a local .jsonl/.parquet file or the hub id openai/gsm8k."}
+    )
+    mawps_path: str | None = field(default=None, metadata={"help": "The MAWPS/ASDiv-A train.csv."})
+    num_eval_examples: int = field(default=248, metadata={"help": "Size of each generated set (as the recipes)."})
+    generator_seed: int = field(default=0, metadata={"help": "Seed of the generated sets (as the recipes)."})
     max_examples: int | None = field(default=None, metadata={"help": "Evaluate only the first N rows."})
     output_dir: str | None = field(default=None, metadata={"help": "Report folder (default: <model folder>/eval)."})
     name: str | None = field(default=None, metadata={"help": "Report file stem (default: the dataset file's stem)."})
     batch_size: int = field(default=64, metadata={"help": "Prompts decoded together."})
     max_new_tokens: int = field(default=512, metadata={"help": "Token budget of one trace."})
     backend: str = field(default="auto", metadata={"help": "Generation backend: auto, eager, static, graph."})
-    self_consistency: int = field(default=0, metadata={"help": "k > 0: also sample k traces and majority-vote."})
+    self_consistency: list[int] = field(
+        default_factory=list,
+        metadata={
+            "help": "Sample traces and vote on their executed values, for each k given (`8 16`: 16 samples are drawn "
+            "once and k=8 votes over the first 8); reported with any-of-k (some sample correct)."
+        },
+    )
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for self-consistency."})
     seed: int = field(default=0, metadata={"help": "Seed for sampling."})
     dtype: str = field(
@@ -72,7 +93,55 @@ def load_eval_dataset(path: str, dataset_format: str = "auto", split: str | None
     raise ValueError(f"unknown dataset_format {dataset_format!r}: auto, trace or gsm8k")
 
 
+def check_eval_inputs(args: EvalScriptArguments) -> None:
+    """Refuse a missing dataset or model before anything loads."""
+    from trace_recipe.errors import RecipeError
+    from trace_recipe.eval_sets import check_eval_sets
+    from trace_recipe.model import check_model_reference
+
+    check_eval_sets(args.eval_sets, args.gsm8k_path, args.mawps_path)
+    if not args.dataset_path and not args.eval_sets:
+        raise RecipeError(
+            "--dataset_path or --eval_sets is required: a synthetic or GSM-8K-format JSONL (a training run writes its "
+            "held-out set to <output_dir>/eval.jsonl), or named sets such as --eval_sets synthetic long_chains"
+        )
+    if args.dataset_path and not os.path.isfile(args.dataset_path):
+        raise RecipeError(
+            f"--dataset_path {args.dataset_path}: file not found (a training run writes its held-out set to "
+            "<output_dir>/eval.jsonl)"
+        )
+    if args.dataset_path and args.dataset_format == "auto":
+        detect_format(args.dataset_path)  # an empty or malformed file is refused here, before the model loads
+    check_model_reference(args.model_name_or_path)
+
+
+def eval_jobs(args: EvalScriptArguments) -> list[tuple[str, Any, str]]:
+    """(report name, dataset, label) for --dataset_path and each of --eval_sets, in that order."""
+    from trace_recipe.eval_sets import load_eval_set
+
+    jobs = []
+    if args.dataset_path:
+        stem = os.path.splitext(os.path.basename(args.dataset_path))[0]
+        name = args.name or (f"{stem}_{args.dataset_split}" if args.dataset_split else stem)
+        jobs.append(
+            (name, load_eval_dataset(args.dataset_path, args.dataset_format, args.dataset_split), args.dataset_path)
+        )
+    for set_name in args.eval_sets:
+        dataset = load_eval_set(
+            set_name,
+            gsm8k_path=args.gsm8k_path,
+            mawps_path=args.mawps_path,
+            num_examples=args.num_eval_examples,
+            seed=args.generator_seed,
+        )
+        jobs.append((set_name, dataset, set_name))
+    if args.max_examples is not None:
+        jobs = [(name, data.select(range(min(args.max_examples, len(data)))), label) for name, data, label in jobs]
+    return jobs
+
+
 def main(args: EvalScriptArguments) -> dict[str, Any]:
+    """Evaluate; returns the metrics of the one set, or {name: metrics} when --eval_sets is given."""
     import torch
     from accelerate import PartialState
 
@@ -82,8 +151,8 @@ def main(args: EvalScriptArguments) -> dict[str, Any]:
     from trace_recipe.nan_guards import unmask_empty_attention_rows
     from trace_recipe.plots import plot_training_curves
 
-    if not args.dataset_path:
-        raise SystemExit("evaluate.py: --dataset_path is required (a synthetic or GSM-8K-format JSONL)")
+    if not args.dataset_path and not args.eval_sets:
+        raise SystemExit("evaluate.py: --dataset_path or --eval_sets is required (see --help)")
     unmask_empty_attention_rows()  # left-padded prompts: pad rows see no key, which CUDA SDPA can turn into NaN
     state = PartialState(cpu=not has_accelerator())  # cpu: ranks on a host without GPUs form a gloo group
     path = resolve_model_path(args.model_name_or_path)
@@ -92,36 +161,40 @@ def main(args: EvalScriptArguments) -> dict[str, Any]:
         dtype = "bfloat16" if state.device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     model, tokenizer = load_model_and_tokenizer(path, dtype=dtype, attn_implementation=args.attn_implementation)
     model.to(state.device)
-    dataset = load_eval_dataset(args.dataset_path, args.dataset_format, args.dataset_split)
-    if args.max_examples is not None:
-        dataset = dataset.select(range(min(args.max_examples, len(dataset))))
-    stem = os.path.splitext(os.path.basename(args.dataset_path))[0]
-    name = args.name or (f"{stem}_{args.dataset_split}" if args.dataset_split else stem)
     output_dir = args.output_dir or (os.path.join(path, "eval") if os.path.isdir(path) else "eval")
-    metrics = run_evaluation(
-        model,
-        tokenizer,
-        dataset,
-        output_dir=output_dir,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        self_consistency=args.self_consistency,
-        temperature=args.temperature,
-        name=name,
-        backend=args.backend,
-        seed=args.seed,
-        header={"Model": str(args.model_name_or_path), "Dataset": args.dataset_path, "dtype": dtype},
-    )
+    results: dict[str, dict[str, Any]] = {}
+    for name, dataset, label in eval_jobs(args):
+        results[name] = run_evaluation(
+            model,
+            tokenizer,
+            dataset,
+            output_dir=output_dir,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            self_consistency=args.self_consistency,
+            temperature=args.temperature,
+            name=name,
+            backend=args.backend,
+            seed=args.seed,
+            header={"Model": str(args.model_name_or_path), "Dataset": label, "dtype": dtype},
+        )
+        if state.is_main_process:
+            print(f"{name}: {summary_line(results[name])}")
+            print(f"reports in {output_dir}/{name}.{{json,md}} and {name}_records.jsonl")
     if state.is_main_process:
         trainer_state = os.path.join(path, "trainer_state.json")
         if os.path.isfile(trainer_state):
-            plot_training_curves(trainer_state, os.path.join(output_dir, f"{name}_training_curves.png"))
-        print(summary_line(metrics))
-        print(f"reports in {output_dir}/{name}.{{json,md}} and {name}_records.jsonl")
-    return metrics
+            first = next(iter(results))
+            plot_training_curves(trainer_state, os.path.join(output_dir, f"{first}_training_curves.png"))
+        if args.eval_sets:
+            from trace_recipe.eval_sets import write_table
+
+            print(write_table(results, output_dir, {"Model": str(args.model_name_or_path), "dtype": dtype}), end="")
+            print(f"table in {output_dir}/eval_sets.{{md,json}}")
+    return results if args.eval_sets else next(iter(results.values()))
 
 
 if __name__ == "__main__":
-    from trace_recipe.pipeline import run_script
+    from trace_recipe.script import RecipeParser, run_script
 
-    run_script(main, TrlParser((EvalScriptArguments,)))
+    run_script(main, RecipeParser((EvalScriptArguments,), own_types=(EvalScriptArguments,)), check=check_eval_inputs)

@@ -131,3 +131,16 @@ def test_python_m_error_exit_status():
         [sys.executable, "-m", "trace_solver", "run", "-"], input=BROKEN, capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 1 and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_run_refuses_non_utf8_bytes_in_one_line(tmp_path, source) -> None:
+    """A trace that is not UTF-8 ends with the same one-line refusal from a file and from stdin, no traceback."""
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(SEED.replace("base, value", "caf\xe9, value").encode("latin-1"))
+    argv = [sys.executable, "-m", "trace_solver.cli", "run", str(path) if source == "file" else "-"]
+    stdin = path.read_bytes() if source == "stdin" else None
+    result = subprocess.run(argv, input=stdin, capture_output=True, cwd=ROOT, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode != 0 and "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "not UTF-8 text (byte 0xe9" in err

@@ -30,13 +30,24 @@ _SUBCOMMAND_MODULES = (
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The text of FILE or stdin (`-`), decoded as UTF-8 either way; anything else is refused in one line."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        if path == "-":
+            stdin = getattr(sys.stdin, "buffer", None)  # a text stream without bytes underneath is already text
+            data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
     except OSError as exc:
         raise SystemExit(f"trace-solver: cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        name = "stdin" if path == "-" else path
+        raise SystemExit(
+            f"trace-solver: {name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "save the trace as UTF-8"
+        ) from None
 
 
 def _run(args: argparse.Namespace) -> int:

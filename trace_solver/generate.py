@@ -28,7 +28,7 @@ from trace_solver.numbers import answers_match, normalize_question
 from trace_solver.serialize import dump_trace
 
 MAX_DRAWS_PER_ROW = 200  # draws for one row (duplicates and filtered templates are redrawn) before giving up
-SEED_LIKE_STEPS = (1, 3)  # the seed's distribution: chains of 1-3 operations
+DEFAULT_STEPS = (1, 3)  # the original experiment's distribution: chains of 1-3 operations
 
 HoldoutSpec = int | Collection[str] | None
 
@@ -290,8 +290,8 @@ def add_cli(subparsers: Any) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of training rows")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same file)")
     parser.add_argument("--experts", default=None, help="comma-separated expert names (default: all)")
-    parser.add_argument("--min-steps", type=int, default=SEED_LIKE_STEPS[0], help="fewest operation steps (1)")
-    parser.add_argument("--max-steps", type=int, default=SEED_LIKE_STEPS[1], help="most operation steps (3; up to 8)")
+    parser.add_argument("--min-steps", type=int, default=DEFAULT_STEPS[0], help="fewest operation steps (1)")
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_STEPS[1], help="most operation steps (3; up to 8)")
     parser.add_argument(
         "--holdout-templates",
         default=None,

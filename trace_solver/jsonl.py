@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trace_solver.files import read_text
+
 
 class JSONLError(ValueError):
     """A JSONL file cannot be read or written; the message is one line naming where and why."""
@@ -26,16 +28,7 @@ def read_jsonl(path: str | os.PathLike[str], *, required: Iterable[str] = ()) ->
     file (no object at all) is an error too: every caller would otherwise fail later with a less useful message.
     """
     required = tuple(required)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise JSONLError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise JSONLError(f"{path}: is a folder, expected a JSONL file") from None
-    except UnicodeDecodeError as err:
-        raise JSONLError(f"{path}: not UTF-8 text (byte {err.start}); expected JSONL, one JSON object a line") from None
-    except OSError as err:
-        raise JSONLError(f"{path}: cannot read ({err.strerror})") from None
+    text = read_text(path, expected="expected JSONL, one JSON object a line", error=JSONLError)
     rows = []
     for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit inside a string
         if not line.strip():

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from trace_solver.builder import TraceBuilder
+from trace_solver.files import read_text
 from trace_solver.gsm8k import (
     DEFAULT_EXPERT,
     EXPERT_RULES,
@@ -114,16 +115,7 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     """The rows of a MAWPS/ASDiv-A CSV; raises MawpsFileError (one line) for a missing, unreadable, non-UTF-8 or
     wrong-columns file."""
     expected = f"expected a MAWPS/ASDiv-A CSV with columns {', '.join(COLUMNS)}"
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MawpsFileError(f"{path}: no such file; {expected}") from None
-    except IsADirectoryError:
-        raise MawpsFileError(f"{path}: is a folder; {expected}") from None
-    except UnicodeDecodeError as err:
-        raise MawpsFileError(f"{path}: not UTF-8 text (byte {err.start}); {expected}") from None
-    except OSError as err:
-        raise MawpsFileError(f"{path}: cannot read ({err.strerror}); {expected}") from None
+    text = read_text(path, expected=expected, error=MawpsFileError, encoding="utf-8-sig")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [column for column in COLUMNS if column not in (reader.fieldnames or ())]

@@ -1,4 +1,4 @@
-"""The prompt the model is trained and queried with: the seed's one-line system prompt, built from the registry."""
+"""The prompt the model is trained and queried with: a one-line system prompt listing the experts of the registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Writing trace documents as YAML text in the seed's compact style, which `execute` reads back unchanged."""
+"""Writing trace documents as YAML text in a compact style, which `execute` reads back unchanged."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trl import RLOOConfig, ScriptArguments, SFTConfig
+from trl import DatasetMixtureConfig, RLOOConfig, ScriptArguments, SFTConfig
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -19,15 +19,34 @@ EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
 
 
 @dataclass
-class TraceScriptArguments(ScriptArguments):
+class TraceScriptArguments(ScriptArguments, DatasetMixtureConfig):
     """Where the training data comes from, which layers train, how non-finite steps are handled, and what happens
-    after training."""
+    after training.
+
+    Training data, first that applies: `datasets:` (TRL's DatasetMixtureConfig, converted by format: see
+    trace_recipe/mixture.py) plus `num_train_examples` synthetic rows; else `--dataset_name` (hub id or local file,
+    converted the same way, split `--dataset_train_split`); else `--dataset_path` (a trace JSONL); else
+    `num_train_examples` synthetic rows.
+    """
 
     dataset_path: str | None = field(
         default=None,
         metadata={"help": "JSONL from `trace-solver generate` or `convert-gsm8k`. If unset, examples are generated."},
     )
-    num_train_examples: int = field(default=250, metadata={"help": "Synthetic examples generated when no path."})
+    num_train_examples: int | None = field(
+        default=None,
+        metadata={
+            "help": "Synthetic examples generated. Default: 250 when no dataset is given; with `datasets:` that many "
+            "are added to the mixture (default 0: none); ignored with --dataset_name or --dataset_path."
+        },
+    )
+    num_variants: int = field(
+        default=0,
+        metadata={
+            "help": "Numeric variants (trace_solver.augment, seeded by generator_seed) added per real problem of "
+            "`datasets:`/--dataset_name; generated rows get none. 0: none."
+        },
+    )
     generator_seed: int = field(default=0, metadata={"help": "Seed of the synthetic generator (training set)."})
     min_trace_steps: int = field(default=1, metadata={"help": "Fewest operation steps in a generated trace."})
     max_trace_steps: int = field(default=3, metadata={"help": "Most operation steps in a generated trace."})
@@ -50,20 +69,46 @@ class TraceScriptArguments(ScriptArguments):
             "stops training (0: stop at the first)."
         },
     )
+    save_every_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "Also save a checkpoint whenever this many minutes have passed since the last one. Default: 20 "
+            "on a host without GPUs, off on a GPU; 0: off."
+        },
+    )
     do_final_eval: bool = field(default=True, metadata={"help": "Evaluate the trained model at the end."})
     eval_dataset_path: str | None = field(
         default=None, metadata={"help": "JSONL for the final evaluation. If unset, a held-out set is generated."}
     )
     num_eval_examples: int = field(default=248, metadata={"help": "Size of the generated final-evaluation set."})
+    eval_sets: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Named sets for the final evaluation, in place of the generated held-out set (eval_dataset_path "
+            "is still evaluated): gsm8k_dev (needs gsm8k_path), mawps_dev (needs mawps_path), synthetic, "
+            "synthetic_templates, long_chains (trace_recipe/eval_sets.py); table in <output_dir>/eval_sets.md."
+        },
+    )
+    gsm8k_path: str | None = field(
+        default=None, metadata={"help": "GSM-8K train for eval set gsm8k_dev: a local file or the hub id openai/gsm8k."}
+    )
+    mawps_path: str | None = field(default=None, metadata={"help": "MAWPS/ASDiv-A train.csv for eval set mawps_dev."})
     eval_max_new_tokens: int = field(default=512, metadata={"help": "Token budget of one evaluation trace."})
 
     def __post_init__(self) -> None:
+        check_dataset_entries(self.datasets)  # before DatasetMixtureConfig turns them into DatasetConfig
         parent = getattr(super(), "__post_init__", None)  # TRL's ScriptArguments has none in some versions
         if parent is not None:
             parent()
         from trace_recipe.nan_guards import check_max_nonfinite_grad_steps
 
         check_max_nonfinite_grad_steps(self.max_nonfinite_grad_steps)  # refused when parsed, before the model loads
+        from trace_recipe.eval_sets import check_eval_sets
+
+        check_eval_sets(self.eval_sets, self.gsm8k_path, self.mawps_path)
+        if self.num_train_examples is None:  # 250 generated alone; none added to a given dataset unless asked
+            given = self.datasets or self.dataset_name or self.dataset_path
+            self.num_train_examples = 0 if given else 250
 
     def load_datasets(self, output_dir: str) -> tuple[Dataset, Dataset | None]:
         """The training set and, with `do_final_eval`, the evaluation set, both loaded before any training.
@@ -72,12 +117,31 @@ class TraceScriptArguments(ScriptArguments):
         kept as `<output_dir>/{train,eval}.jsonl`; the same seed gives the same sets in SFT and RL.
         """
         train_path, eval_path = self.dataset_path, self.eval_dataset_path
-        if train_path is None or (eval_path is None and self.do_final_eval):
+        real_data = bool(self.datasets or self.dataset_name)
+        held_out = self.do_final_eval and (eval_path is not None or not self.eval_sets)  # eval_sets replace it
+        if (train_path is None and not real_data) or (eval_path is None and held_out) or self.datasets:
             generated = _generate_splits(self, output_dir)
             train_path, eval_path = train_path or generated[0], eval_path or generated[1]
-        train = _load_trace_dataset(train_path)
-        evaluation = _load_trace_dataset(eval_path) if self.do_final_eval else None
+        if real_data:
+            train = _load_mixture(self, generated[0] if self.datasets and self.num_train_examples else None)
+        else:
+            train = _load_trace_dataset(train_path)
+        evaluation = _load_trace_dataset(eval_path) if held_out else None
         return train, evaluation
+
+    def load_eval_sets(self) -> dict[str, Dataset]:
+        """The named `eval_sets` for the final evaluation (none without `do_final_eval`), loaded before training so
+        that a missing file stops the run at once. `synthetic` is the held-out set the generator makes for training."""
+        if not self.do_final_eval:
+            return {}
+        from trace_recipe.eval_sets import load_eval_set
+
+        options = {"num_examples": self.num_eval_examples, "seed": self.generator_seed, "experts": self.experts}
+        steps = {"min_steps": self.min_trace_steps, "max_steps": self.max_trace_steps}
+        return {
+            name: load_eval_set(name, gsm8k_path=self.gsm8k_path, mawps_path=self.mawps_path, **options, **steps)
+            for name in self.eval_sets
+        }
 
 
 @dataclass
@@ -96,6 +160,64 @@ class RLScriptArguments(TraceScriptArguments):
             "import path (`my_lib.rewards.my_reward`) as in TRL's own scripts."
         },
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from rewards import get_reward_funcs
+
+        get_reward_funcs(self.reward_funcs)  # an unknown name is refused when parsed, before the model loads
+
+    # Prompt filter (trace_recipe/prompt_filter.py): RLOO learns only from prompts whose sampled rewards differ
+    filter_num_samples: int = field(
+        default=0,
+        metadata={
+            "help": "Before RL, sample this many completions per candidate prompt (at the RL temperature) and keep "
+            "only prompts whose rewards vary; counts go to <output_dir>/prompt_filter.json. 0: train on all prompts."
+        },
+    )
+    filter_max_prompts: int | None = field(
+        default=None,
+        metadata={"help": "Candidate prompts the filter scores, taken in a seeded random order (default: all)."},
+    )
+    filter_batch_size: int = field(default=256, metadata={"help": "Prompts the filter samples together."})
+    # Dev accuracy during RL (trace_recipe/dev_eval.py)
+    dev_eval_set: str | None = field(
+        default=None,
+        metadata={
+            "help": "Named evaluation set (as in eval_sets, e.g. gsm8k_dev with gsm8k_path) whose greedy accuracy is "
+            "logged during RL as dev/accuracy."
+        },
+    )
+    dev_eval_steps: int = field(
+        default=0,
+        metadata={"help": "Log dev/accuracy before training, every this many steps and at the end (0: off)."},
+    )
+    dev_eval_examples: int | None = field(
+        default=200, metadata={"help": "Rows of the dev set decoded each time (its first N; None: all)."}
+    )
+
+    def load_dev_dataset(self) -> Dataset | None:
+        """The first `dev_eval_examples` rows of `dev_eval_set` (loaded as the final evaluation loads its sets), or
+        None when dev evaluation is off."""
+        if self.dev_eval_steps <= 0:
+            return None
+        from trace_recipe.eval_sets import EVAL_SETS, EvalSetError, load_eval_set
+
+        if self.dev_eval_set is None:
+            raise EvalSetError(f"--dev_eval_steps needs --dev_eval_set: one of {', '.join(EVAL_SETS)}")
+        dev = load_eval_set(
+            self.dev_eval_set,
+            gsm8k_path=self.gsm8k_path,
+            mawps_path=self.mawps_path,
+            num_examples=self.num_eval_examples,
+            seed=self.generator_seed,
+            experts=self.experts,
+            min_steps=self.min_trace_steps,
+            max_steps=self.max_trace_steps,
+        )
+        if self.dev_eval_examples is not None:
+            dev = dev.select(range(min(self.dev_eval_examples, len(dev))))
+        return dev
 
 
 def has_accelerator() -> bool:
@@ -151,7 +273,7 @@ class TraceSFTConfig(SFTConfig):
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     include_num_input_tokens_seen: str = field(
         default="non_padding",
-        metadata={"help": "Count input tokens: non_padding (default; feeds train_tokens_per_second), all, or no."},
+        metadata={"help": "Count input tokens: non_padding (default; feeds train_real_tokens_per_second), all, or no."},
     )
     group_by_length: bool = field(
         default=False,
@@ -228,6 +350,51 @@ def _generate_splits(args: TraceScriptArguments, output_dir: str) -> tuple[str, 
             for path, rows in zip(paths, splits, strict=True):
                 write_jsonl(rows, path)
     return paths
+
+
+def check_dataset_entries(entries: list[Any]) -> None:
+    """Refuse a `datasets:` entry that is not a mapping of DatasetConfig keys with a `path`, in one line."""
+    from dataclasses import fields
+
+    from trl.scripts.utils import DatasetConfig
+
+    keys = [item.name for item in fields(DatasetConfig)]
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue  # already a DatasetConfig, or a path given on the command line
+        unknown = [key for key in entry if key not in keys]
+        if unknown or "path" not in entry:
+            problem = f"unknown key {unknown[0]!r}" if unknown else "no `path`"
+            raise ValueError(f"datasets entry {index + 1}: {problem}; an entry takes {', '.join(keys)}")
+
+
+def _load_mixture(args: TraceScriptArguments, generated_path: str | None) -> Dataset:
+    """`datasets:`, or `--dataset_name` as a one-entry mixture, converted (main process first: others reuse the
+    datasets cache), with the generated rows of `generated_path` appended."""
+    from accelerate import PartialState
+    from trl.scripts.utils import DatasetConfig
+
+    from trace_recipe.errors import RecipeError
+    from trace_recipe.mixture import load_mixture
+    from trace_solver.jsonl import read_jsonl
+
+    if args.streaming or args.dataset_streaming:
+        raise RecipeError("streaming datasets are not supported: every row is converted and checked before training")
+    if args.test_split_size is not None:
+        raise RecipeError("test_split_size is not supported: the final evaluation uses eval_dataset_path")
+    configs = args.datasets or [
+        DatasetConfig(path=args.dataset_name, name=args.dataset_config, split=args.dataset_train_split)
+    ]
+    extra = [row for _, row in read_jsonl(generated_path)] if generated_path else []
+    state = PartialState()
+    with state.main_process_first():
+        return load_mixture(
+            configs,
+            num_variants=args.num_variants,
+            seed=args.generator_seed,
+            extra_rows=extra,
+            log=state.print if state.is_main_process else (lambda line: None),
+        )
 
 
 def _load_trace_dataset(path: str) -> Dataset:

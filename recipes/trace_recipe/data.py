@@ -13,7 +13,8 @@ under its expert. A bad row stops loading with one line naming the file and line
 the model a wrong trace silently.
 
 Files are read with ``trace_solver.jsonl.read_jsonl`` rather than ``datasets.load_dataset("json")`` so that every
-error can name its line; the files are small (thousands of rows), and the checked rows become a Dataset.
+error can name its line; the files are small (thousands of rows), and the checked rows become a Dataset. Mixtures of
+hub ids and files in the GSM-8K, MAWPS or trace format are `trace_recipe.mixture`'s; named dev sets `eval_sets`'.
 """
 
 from __future__ import annotations

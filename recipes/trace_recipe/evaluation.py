@@ -1,15 +1,15 @@
-"""Evaluate a model on traces: generate, execute with trace_solver, score, and write the seed's report.
+"""Evaluate a model on traces: generate, execute with trace_solver, score, and write the report.
 
-`run_evaluation` is what `recipes/evaluate.py` and the end of SFT/RL call. It reports the seed's metrics (overall
-accuracy, parse rate, valid-trace rate, correct-expert rate, accuracy per expert, reward-tier distribution) and, for
-GSM-8K-format sets (no gold expert), accuracy, parse and valid rates. Outputs in `output_dir`:
+`run_evaluation` is what `recipes/evaluate.py` and the end of SFT/RL call. It reports the original experiment's metrics
+(overall accuracy, parse rate, valid-trace rate, correct-expert rate, accuracy per expert, reward-tier distribution)
+and, for GSM-8K-format sets (no gold expert), accuracy, parse and valid rates. Outputs in `output_dir`:
 
     <name>.json              the metrics (small: the summary a results folder keeps)
     <name>_records.jsonl     one record per example (question, completion, value, status, code, tier ...)
-    <name>.md                Markdown tables in the seed's format
+    <name>.md                Markdown tables in the original experiment's format
     <name>_per_expert.png    accuracy per expert (synthetic sets)
 
-The scoring (`score_records`, `compute_metrics`, `majority_vote`) works on plain strings, so it is tested without a
+The scoring (`score_records`, `compute_metrics`, `weighted_vote`) works on plain strings, so it is tested without a
 model. Under `accelerate launch` each process generates its share of the prompts (accelerate's
 `split_between_processes`), `gather_object` puts them back in order, and the main process writes the reports.
 """
@@ -30,7 +30,7 @@ from trace_recipe.generation import GenerationOptions, generate_completions
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-# Tier names in rewards.Score, best first, with the seed's wording for the report.
+# Tier names in rewards.Score, best first, with the original experiment's wording for the report.
 TIERS: tuple[tuple[str, float, str], ...] = (
     ("correct", 1.0, "Correct answer (trace executes to expected value)"),
     ("wrong_answer", 0.7, "Valid trace, wrong answer"),
@@ -78,51 +78,107 @@ def score_record(completion: str, answer: Any, expert: str | None) -> dict[str, 
 
 
 def score_records(
-    rows: Sequence[Mapping[str, Any]], completions: Sequence[str], *, samples: Sequence[Sequence[str]] | None = None
+    rows: Sequence[Mapping[str, Any]],
+    completions: Sequence[str],
+    *,
+    samples: Sequence[Sequence[str]] | None = None,
+    ks: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per row: gold fields, the scored greedy completion and, with `samples`, the self-consistency vote."""
+    """One record per row: gold fields, the scored greedy completion and, with `samples`, the self-consistency vote
+    over the first k samples for each k in `ks` (default: all of them)."""
     records = []
     for index, (row, completion) in enumerate(zip(rows, completions, strict=True)):
         expert = row.get("expert") or None
         record = {"index": index, "question": question_of(row), "answer": gold_answer(row["answer"]), "expert": expert}
         record.update(score_record(completion, row["answer"], expert))
         if samples is not None:
-            record.update(vote_record(samples[index], row["answer"]))
+            record.update(vote_record(samples[index], row["answer"], ks))
         records.append(record)
     return records
 
 
-def majority_vote(values: Iterable[Fraction | None]) -> Fraction | None:
-    """The most common value among executed samples (None = failed sample, never voted for).
+# Self-consistency: only samples whose trace executes vote, each with the weight of the reward tier it would earn if
+# its value were wrong, which the solver tells without the gold answer or the gold expert. The expert most samples
+# name (the consensus) stands in for the gold expert: a valid trace under it weighs as a valid trace (0.7), a valid
+# trace under another expert as a wrong-expert one (0.3), so one sample that misread the kind of problem cannot tie
+# two that agree on it. Failed traces never vote (they have no value), but their expert counts for the consensus.
+VOTE_WEIGHTS: dict[str, Fraction] = {"consensus_expert": Fraction(7, 10), "other_expert": Fraction(3, 10)}
 
-    Ties go to the value seen first, so with k=1 the vote is the sample itself.
+
+def majority_vote(
+    values: Iterable[Fraction | None],
+    weights: Iterable[Fraction] | None = None,
+    ranks: Iterable[int] | None = None,
+) -> Fraction | None:
+    """The value with the largest total weight among executed samples (None = failed sample, never voted for).
+
+    Without weights every sample counts 1. Ties go to the value with the best (lowest) rank among its voters, then to
+    the value seen first, so with k=1 the vote is the sample itself.
     """
-    counts: Counter[Fraction] = Counter()
-    first_seen: list[Fraction] = []
-    for value in values:
+    values = list(values)
+    weights = [Fraction(1)] * len(values) if weights is None else list(weights)
+    ranks = [0] * len(values) if ranks is None else list(ranks)
+    totals: dict[Fraction, Fraction] = {}
+    best_rank: dict[Fraction, int] = {}
+    for value, weight, rank in zip(values, weights, ranks, strict=True):
         if value is None:
             continue
-        if value not in counts:
-            first_seen.append(value)
-        counts[value] += 1
-    if not counts:
+        totals[value] = totals.get(value, Fraction(0)) + weight
+        best_rank[value] = min(rank, best_rank.get(value, rank))
+    if not totals:
         return None
-    best = max(counts.values())
-    return next(value for value in first_seen if counts[value] == best)
+    order = list(totals)  # first-seen order
+    return min(order, key=lambda v: (-totals[v], best_rank[v], order.index(v)))
 
 
-def vote_record(samples: Sequence[str], answer: Any) -> dict[str, Any]:
-    """Self-consistency fields of a record: execute every sample, vote on the values, check the vote."""
+def consensus_expert(experts: Iterable[str | None]) -> str | None:
+    """The expert most samples name (ties: the first named); None when no sample names one."""
+    counts = Counter(expert for expert in experts if expert)
+    return max(counts, key=counts.__getitem__) if counts else None  # max keeps the first of equal counts
+
+
+def vote_tiers(outcomes: Sequence[Any]) -> list[str | None]:
+    """Each sample's vote tier (a key of VOTE_WEIGHTS), or None for a sample that does not vote."""
+    from trace_solver import Status
+
+    consensus = consensus_expert(o.expert for o in outcomes if o.status is not Status.UNKNOWN_EXPERT)
+    return [
+        None if not o.ok or o.value is None else "consensus_expert" if o.expert == consensus else "other_expert"
+        for o in outcomes
+    ]
+
+
+def weighted_vote(outcomes: Sequence[Any]) -> Fraction | None:
+    """The self-consistency answer of executed samples (`trace_solver.Outcome`s), weighted by VOTE_WEIGHTS."""
+    tiers = vote_tiers(outcomes)
+    names = list(VOTE_WEIGHTS)
+    voters = [(o.value, VOTE_WEIGHTS[t], names.index(t)) for o, t in zip(outcomes, tiers, strict=True) if t]
+    return majority_vote(*zip(*voters, strict=True)) if voters else None
+
+
+def vote_record(samples: Sequence[str], answer: Any, ks: Sequence[int] | None = None) -> dict[str, Any]:
+    """Self-consistency fields of a record: execute every sample and vote over the first k of them for each k in
+    `ks` (default: all). The top-level `sc_value`/`sc_correct`/`sc_any_correct` are the largest k's."""
     from trace_solver import answers_match, execute, format_number
 
-    values = [execute(text).value for text in samples]
-    voted = majority_vote(values)
+    outcomes = [execute(text) for text in samples]
     gold = gold_answer(answer)
+    by_k = {}
+    for k in sorted(set(ks or [len(samples)])):
+        voted = weighted_vote(outcomes[:k])
+        by_k[str(k)] = {
+            "value": None if voted is None else format_number(voted),
+            "correct": voted is not None and answers_match(voted, gold),
+            "any_correct": any(o.ok and o.value is not None and answers_match(o.value, gold) for o in outcomes[:k]),
+        }
+    largest = by_k[max(by_k, key=int)]
     return {
-        "sc_values": [None if v is None else format_number(v) for v in values],
-        "sc_value": None if voted is None else format_number(voted),
-        "sc_correct": voted is not None and answers_match(voted, gold),
-        "sc_any_correct": any(v is not None and answers_match(v, gold) for v in values),
+        "sc_values": [None if o.value is None or not o.ok else format_number(o.value) for o in outcomes],
+        "sc_tiers": vote_tiers(outcomes),
+        "sc_value": largest["value"],
+        "sc_correct": largest["correct"],
+        "sc_any_correct": largest["any_correct"],
+        "sc_by_k": by_k,
     }
 
 
@@ -131,7 +187,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def compute_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The seed's metrics from scored records. Rates are fractions in [0, 1]; counts sit next to them."""
+    """The metrics from scored records. Rates are fractions in [0, 1]; counts sit next to them."""
     n = len(records)
     correct = sum(bool(r["correct"]) for r in records)
     parsed = sum(bool(r["parsed"]) for r in records)
@@ -152,7 +208,7 @@ def compute_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "parse_rate": _rate(parsed, n),
         "valid": valid,
         "valid_rate": _rate(valid, n),
-        # GSM-8K rows have no gold expert: the rate is then None (not reported), as in the seed's probe.
+        # GSM-8K rows have no gold expert: the rate is then None (not reported), as in the original experiment's probe.
         "expert_count": len(with_gold_expert),
         "expert_right": expert_right,
         "correct_expert_rate": _rate(expert_right, len(with_gold_expert)),
@@ -162,17 +218,26 @@ def compute_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "statuses": dict(Counter(r["status"] for r in records).most_common()),
         "error_codes": dict(Counter(r["code"] for r in records if r["code"]).most_common()),
     }
-    if records and "sc_correct" in records[0]:
-        sc_correct = sum(bool(r["sc_correct"]) for r in records)
+    if records and "sc_by_k" in records[0]:
+        by_k = {}
+        for k in records[0]["sc_by_k"]:
+            votes = [r["sc_by_k"][k] for r in records]
+            correct, any_correct = sum(bool(v["correct"]) for v in votes), sum(bool(v["any_correct"]) for v in votes)
+            by_k[k] = {
+                "k": int(k),
+                "correct": correct,
+                "vote_accuracy": _rate(correct, n),
+                "any_correct": any_correct,
+                "any_of_k": _rate(any_correct, n),
+            }
+        largest = by_k[max(by_k, key=int)]
         metrics["self_consistency"] = {
-            "k": len(records[0]["sc_values"]),
-            "correct": sc_correct,
-            "accuracy": _rate(sc_correct, n),
-            "any_correct": sum(bool(r["sc_any_correct"]) for r in records),
+            **largest,
             "per_expert": {
                 expert: sum(bool(r["sc_correct"]) for r in with_gold_expert if r["expert"] == expert)
                 for expert in per_expert
             },
+            "by_k": by_k,
         }
     return metrics
 
@@ -182,7 +247,7 @@ def _pct(value: float | None) -> str:
 
 
 def render_markdown(metrics: Mapping[str, Any], *, title: str, header: Mapping[str, str] | None = None) -> str:
-    """The report in the seed's format: summary table, results by expert, reward tiers, failure codes."""
+    """The report in the original experiment's format: summary table, results by expert, reward tiers, failure codes."""
     lines = [f"# {title}"]
     if header:
         lines += [""] + [f"**{key}**: {value}  " for key, value in header.items()]
@@ -198,8 +263,10 @@ def render_markdown(metrics: Mapping[str, Any], *, title: str, header: Mapping[s
         lines.append(f"| Mean reward | {metrics['mean_reward']:.3f} |")
     sc = metrics.get("self_consistency")
     if sc:
-        lines.append(f"| Self-consistency accuracy (k={sc['k']}) | **{_pct(sc['accuracy'])}** ({sc['correct']}/{n}) |")
-        lines.append(f"| Any of k samples correct (k={sc['k']}) | {_pct(_rate(sc['any_correct'], n))} |")
+        for block in sorted(sc.get("by_k", {str(sc["k"]): sc}).values(), key=lambda b: b["k"]):
+            k, correct, right = block["k"], block["correct"], block["any_correct"]
+            lines.append(f"| Self-consistency accuracy (k={k}) | **{_pct(block['vote_accuracy'])}** ({correct}/{n}) |")
+            lines.append(f"| Any of k samples correct (k={k}) | {_pct(block['any_of_k'])} ({right}/{n}) |")
     if metrics["per_expert"]:
         lines += ["", "## Results by Expert Type", ""]
         sc_head, sc_rule = (" Self-consistency |", "------------------|") if sc else ("", "")
@@ -297,7 +364,7 @@ def run_evaluation(
     output_dir: str,
     batch_size: int = 64,
     max_new_tokens: int = 512,
-    self_consistency: int = 0,
+    self_consistency: int | Sequence[int] = 0,
     temperature: float = 0.7,
     name: str = "eval",
     backend: str = "auto",
@@ -314,19 +381,24 @@ def run_evaluation(
         output_dir, name: reports go to `<output_dir>/<name>.{json,md}`, `<name>_records.jsonl` and
             `<name>_per_expert.png`.
         batch_size, max_new_tokens, backend: generation settings (see `trace_recipe.generation`).
-        self_consistency: k > 0 also samples k traces per question at `temperature` and majority-votes the values.
+        self_consistency: k > 0, or several k (`[8, 16]`), also samples max(k) traces per question at `temperature`
+            and, for each k, votes over the first k of them (`weighted_vote`); reported with any-of-k.
         header: extra `key: value` lines for the report (model, dataset ...).
         write: False skips the files (metrics are still returned).
     """
     rows = [dict(row) for row in dataset]
     prompts = [row["prompt"] for row in rows]
-    options = GenerationOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=seed)
+    options = GenerationOptions(
+        max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=seed, progress="evaluating"
+    )
     started = time.perf_counter()
     used_backends: list[str] = []  # what actually ran: "auto" may fall back (reported per call, on this rank)
     completions = _generate_sharded(model, tokenizer, prompts, options, used_backends)
     seconds = time.perf_counter() - started
     samples = None
-    if self_consistency > 0:
+    ks = sorted({k for k in ([self_consistency] if isinstance(self_consistency, int) else self_consistency) if k > 0})
+    if ks:
+        num_samples = ks[-1]  # sampled once; smaller k vote over the first k of these
         sample_options = GenerationOptions(
             max_new_tokens=max_new_tokens,
             batch_size=batch_size,
@@ -334,13 +406,12 @@ def run_evaluation(
             do_sample=True,
             temperature=temperature,
             seed=seed,
+            progress="sampling",
         )
         # Each prompt repeated k times: every backend batches these like distinct prompts.
-        flat = _generate_sharded(
-            model, tokenizer, [p for p in prompts for _ in range(self_consistency)], sample_options
-        )
-        samples = [flat[i * self_consistency : (i + 1) * self_consistency] for i in range(len(rows))]
-    records = score_records(rows, completions, samples=samples)
+        flat = _generate_sharded(model, tokenizer, [p for p in prompts for _ in range(num_samples)], sample_options)
+        samples = [flat[i * num_samples : (i + 1) * num_samples] for i in range(len(rows))]
+    records = score_records(rows, completions, samples=samples, ks=ks)
     metrics = compute_metrics(records)
     new_tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in completions)
     metrics["generation"] = {
@@ -352,7 +423,7 @@ def run_evaluation(
         "new_tokens": new_tokens,
         "tokens_per_s": new_tokens / seconds if seconds > 0 else 0.0,
     }
-    if self_consistency > 0:
+    if ks:
         metrics["self_consistency"]["temperature"] = temperature
     if write and _is_main_process():
         metrics["files"] = write_reports(metrics, records, output_dir=output_dir, name=name, header=header)
@@ -366,7 +437,7 @@ def _is_main_process() -> bool:
 
 
 def summary_line(metrics: Mapping[str, Any]) -> str:
-    """The seed's one-line summary: ``Correct: 90%  Parsed: 100%  Valid: 100%`` (+ expert and self-consistency)."""
+    """The one-line summary: ``Correct: 90%  Parsed: 100%  Valid: 100%`` (+ expert and self-consistency)."""
     parts = [
         f"Correct: {_pct(metrics['accuracy'])} ({metrics['correct']}/{metrics['n']})",
         f"Parsed: {_pct(metrics['parse_rate'])}",
@@ -376,5 +447,8 @@ def summary_line(metrics: Mapping[str, Any]) -> str:
         parts.append(f"Expert: {_pct(metrics['correct_expert_rate'])}")
     sc = metrics.get("self_consistency")
     if sc:
-        parts.append(f"Self-consistency@{sc['k']}: {_pct(sc['accuracy'])}")
+        for block in sorted(sc.get("by_k", {str(sc["k"]): sc}).values(), key=lambda b: b["k"]):
+            parts.append(
+                f"Vote@{block['k']}: {_pct(block['vote_accuracy'])} (any of {block['k']}: {_pct(block['any_of_k'])})"
+            )
     return "  ".join(parts)

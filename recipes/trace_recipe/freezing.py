@@ -1,4 +1,4 @@
-"""Train only the last decoder layers and the LM head, as the seed run did (last 6 layers + lm_head of TinyLlama).
+"""Train only the last decoder layers and the LM head, as the original experiment did (TinyLlama: last 6 + lm_head).
 
 Tied embeddings. SmolLM2 (and the tiny test model) tie `lm_head.weight` to `embed_tokens.weight`: one tensor
 serves both. Unfreezing lm_head would then also train the input embeddings of every token, the largest block of the

@@ -4,7 +4,7 @@ Why more than `model.generate`: a 135M model decoding a batch is bound by Python
 the GPU (about 45 ms a step at batch 256 on an H100 with the plain eager loop, while its weights would allow well
 under 1 ms). The backends, all returning the same thing (completion token ids, cut at the first EOS):
 
-  eager       plain `model.generate` with the dynamic cache. The reference, and the fastest path on CPU.
+  eager       plain `model.generate` with the dynamic cache. The reference.
   static      `model.generate` with a static KV cache. On CUDA, transformers then compiles the model's forward
               (`torch.compile`, mode "reduce-overhead", i.e. CUDA graphs), which removes the launch overhead inside
               the forward (about 5x on an H100). We keep the shapes fixed (every batch is `batch_size` rows,
@@ -16,7 +16,10 @@ under 1 ms). The backends, all returning the same thing (completion token ids, c
               equals eager `generate` (tested on CPU, compiled and not, with transformers 5.17 and 5.24; fp32 on an
               H100: 256/256). Batch 256, bf16: 3.3 ms a step, 10.8x plain `generate` on an H200, 7.0x on an H100
               (docs/results.md).
-  auto        graph on CUDA (falling back to static, then eager, if it fails), eager elsewhere.
+  prune       our own eager loop over the dynamic cache that drops finished rows from the batch (and their cache
+              rows) as they end, so a batch costs what its unfinished rows cost instead of its longest row times its
+              size. Greedy output equals eager `generate`. The fastest path on CPU.
+  auto        graph on CUDA (falling back to static, then eager, if it fails), prune elsewhere.
 
 All backends sort prompts by length before batching (less left padding) and restore the caller's order.
 Works with transformers 5.17 through 5.24 (tested on CPU with both): besides `generate`, only `StaticCache` and the
@@ -41,9 +44,11 @@ if TYPE_CHECKING:  # torch/transformers are imported lazily so `import trace_rec
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "eager", "static", "graph")
+BACKENDS = ("auto", "eager", "prune", "static", "graph")
 # The graph backend asks the GPU "has every row finished?" this often (each question is a host sync).
 STOP_CHECK_EVERY = 8
+# The prune backend drops finished rows once 1/PRUNE_FRACTION of the batch has finished (each drop copies the cache).
+PRUNE_FRACTION = 4
 # What "auto" tries on a CUDA device, in order, before plain eager generate.
 AUTO_FALLBACKS = ("graph", "static")
 
@@ -71,6 +76,8 @@ class GenerationOptions:
     seed: int | None = None
     # Keep the EOS token that ended a completion (RL scores its log-probability); evaluation drops it.
     keep_eos: bool = False
+    # A progress bar's label (e.g. "evaluating"), shown on the main process; None: no bar.
+    progress: str | None = None
 
 
 def resolve_backend(backend: str, device: torch.device | str) -> str:
@@ -80,7 +87,7 @@ def resolve_backend(backend: str, device: torch.device | str) -> str:
     if backend != "auto":
         return backend
     device_type = device.type if hasattr(device, "type") else str(device).split(":")[0]
-    return AUTO_FALLBACKS[0] if device_type == "cuda" else "eager"
+    return AUTO_FALLBACKS[0] if device_type == "cuda" else "prune"
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, sort: bool = True) -> list[list[int]]:
@@ -226,6 +233,97 @@ def _generate_with_generate(
     finally:
         model.train(was_training)
     return results
+
+
+def _generate_pruning(
+    model: PreTrainedModel,
+    prompts: Sequence[Sequence[int]],
+    pad_token_id: int,
+    eos_token_ids: set[int],
+    options: GenerationOptions,
+) -> list[list[int]]:
+    """The prune backend: length-sorted batches, each decoded step by step over a dynamic cache from which finished
+    rows are removed, so the work per step shrinks with the rows still writing."""
+    import torch
+    from transformers import DynamicCache
+
+    if options.do_sample and options.top_p < 1.0:
+        raise ValueError("the prune backend samples with temperature only; use backend 'eager' for top_p < 1")
+    device = model.device
+    eos = torch.tensor(sorted(eos_token_ids), device=device)
+    cache_name = _cache_argument_name(model)
+    results: list[list[int]] = [[] for _ in prompts]
+    batches = length_sorted_batches([len(p) for p in prompts], max(options.batch_size, 1), options.sort_by_length)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), _progress(options, len(prompts)) as progress:
+            for batch in batches:
+                rows = [prompts[i] for i in batch]
+                input_ids, mask = _left_pad(rows, max(len(r) for r in rows), pad_token_id, device)
+                positions = (mask.cumsum(-1) - 1).masked_fill_(mask == 0, 1)  # as generate does
+                cache = DynamicCache(config=model.config)
+                alive = list(batch)  # caller indices of the rows still in the cache, in cache order
+                done = torch.zeros(len(alive), dtype=torch.bool, device=device)
+                tokens = input_ids
+                for _ in range(options.max_new_tokens):
+                    logits = model(
+                        input_ids=tokens,
+                        attention_mask=mask,
+                        position_ids=positions,
+                        use_cache=True,
+                        logits_to_keep=1,
+                        **{cache_name: cache},
+                    ).logits[:, -1, :]
+                    chosen = torch.where(done, pad_token_id, _choose(logits, options))
+                    finished = ~done & torch.isin(chosen, eos)
+                    for row, token in enumerate(chosen.tolist()):
+                        if not done[row] and (token not in eos_token_ids or options.keep_eos):
+                            results[alive[row]].append(int(token))
+                    done |= finished
+                    progress.update(int(finished.sum()))
+                    if bool(done.all()):
+                        break
+                    # Dropping rows copies the whole cache, so it waits until a quarter of the rows have finished.
+                    if int(done.sum()) >= max(1, len(alive) // PRUNE_FRACTION):
+                        keep = (~done).nonzero().flatten()
+                        cache.batch_select_indices(keep)
+                        alive = [alive[i] for i in keep.tolist()]
+                        chosen, mask, positions, done = chosen[keep], mask[keep], positions[keep], done[keep]
+                    tokens = chosen[:, None]
+                    positions = positions[:, -1:] + 1
+                    mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
+                else:
+                    progress.update(int((~done).sum()))  # rows that used the whole token budget
+    finally:
+        model.train(was_training)
+    return results
+
+
+def _choose(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor:
+    """Greedy argmax, or a sample from softmax(logits / temperature)."""
+    import torch
+
+    if not options.do_sample:
+        return logits.argmax(dim=-1)
+    probabilities = torch.softmax(logits.float() / options.temperature, dim=-1)
+    return torch.multinomial(probabilities, 1)[:, 0]
+
+
+@contextmanager
+def _progress(options: GenerationOptions, total: int) -> Iterator[Any]:
+    """A tqdm bar over completions when `options.progress` names one (main process only), else a no-op."""
+    from tqdm.auto import tqdm
+
+    disable = not options.progress or not _is_main_process()
+    with tqdm(total=total, desc=options.progress or "", unit="completion", disable=disable) as bar:
+        yield bar
+
+
+def _is_main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def _pick_tokens(logits: torch.Tensor, temperature: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -381,13 +479,13 @@ _DECODER_ATTRIBUTE = "_trace_recipe_graph_decoder"
 def _graph_decoder(model: PreTrainedModel, key: tuple[Any, ...], compile_step: bool) -> _GraphDecoder:
     decoder = model.__dict__.get(_DECODER_ATTRIBUTE)
     if decoder is None or decoder.key != key or decoder.compiled != compile_step:
-        release_graph_decoder(model)  # free the old cache before allocating the new one
+        free_graph_decoder(model)  # free the old cache before allocating the new one
         decoder = _GraphDecoder(model, key, compile_step)
         model.__dict__[_DECODER_ATTRIBUTE] = decoder  # plain attribute, not a submodule or buffer
     return decoder
 
 
-def release_graph_decoder(model: PreTrainedModel) -> None:
+def free_graph_decoder(model: PreTrainedModel) -> None:
     """Drop the graph backend's static cache and compiled step kept on `model` (e.g. before training resumes)."""
     model.__dict__.pop(_DECODER_ATTRIBUTE, None)
 
@@ -446,7 +544,7 @@ def generate_token_ids(
         return []
     used = used_backends if used_backends is not None else []
     backend = resolve_backend(options.backend, model.device)
-    if options.backend != "auto" or backend == "eager":
+    if options.backend != "auto" or backend not in AUTO_FALLBACKS:
         used.append(backend)
         return _run_backend(backend, model, prompts, pad_token_id, eos_token_ids, options)
     # "auto" on a GPU: the fastest path first; a compiler failure on an untested stack must not cost the evaluation
@@ -479,6 +577,8 @@ def _run_backend(
         torch.manual_seed(options.seed)
     if backend in ("eager", "static"):
         return _generate_with_generate(model, prompts, pad_token_id, eos_token_ids, options, static=backend == "static")
+    if backend == "prune":
+        return _generate_pruning(model, prompts, pad_token_id, eos_token_ids, options)
     return _generate_graph(model, prompts, pad_token_id, eos_token_ids, options)
 
 

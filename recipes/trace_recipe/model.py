@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -70,11 +71,45 @@ def resolve_model_path(name_or_path: str | None) -> str:
         if not os.path.isfile(name_or_path):
             raise ModelLoadError(f"GGUF file not found: {name_or_path}")
         return str(convert_gguf(Path(name_or_path)))
-    if os.path.isdir(name_or_path):
-        return name_or_path
-    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:  # a path, not an `org/name` id
-        raise ModelLoadError(f"model folder not found: {name_or_path}")
-    return name_or_path  # a hub id: loading it reports hub errors through load_model_and_tokenizer
+    check_model_reference(name_or_path)
+    return os.path.expanduser(name_or_path)  # a folder, or a hub id (load_model_and_tokenizer reports hub errors)
+
+
+# Folder names that start local paths in these recipes and their docs; `runs/x` is an output folder, not a hub id.
+LOCAL_PREFIXES = ("runs", "outputs", "output", "checkpoints", "models", "data")
+# What the hub accepts as `namespace/name`: letters, digits, `-`, `_`, `.`; neither part starts or ends with `-`/`.`.
+_HUB_PART = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """Whether `name` could be a hub id (`name` or `namespace/name`) rather than a local path."""
+    parts = name.split("/")
+    if len(parts) > 2 or not all(_HUB_PART.match(part) for part in parts) or ".." in name:
+        return False
+    return len(parts) == 1 or parts[0] not in LOCAL_PREFIXES and not os.path.isdir(parts[0])
+
+
+def check_model_reference(name_or_path: str | None, missing_hint: str = "") -> None:
+    """Refuse at once a model that is neither the embedded one, an existing file/folder, nor a plausible hub id.
+
+    Cheap (no import, no network), so the scripts call it before any data or model is loaded. `missing_hint` is
+    added to the "not found" message (rl.py: run sft.py first).
+    """
+    if not name_or_path or name_or_path.startswith("embedded:"):
+        if name_or_path and name_or_path != EMBEDDED_MODEL:
+            raise ModelLoadError(f"unknown embedded model {name_or_path!r}: the only one is {EMBEDDED_MODEL!r}")
+        return
+    path = os.path.expanduser(name_or_path)
+    hint = f"; {missing_hint}" if missing_hint else ""
+    if name_or_path.endswith(".gguf"):
+        if not os.path.isfile(path):
+            raise ModelLoadError(f"GGUF file not found: {name_or_path}{hint}")
+        return
+    if os.path.isfile(path):
+        raise ModelLoadError(f"--model_name_or_path {name_or_path} is a file: give the model's folder or a .gguf")
+    if os.path.isdir(path) or (looks_like_hub_id(name_or_path) and not os.path.exists(path)):
+        return
+    raise ModelLoadError(f"model folder not found: {name_or_path}{hint or '; check the path or use a hub id'}")
 
 
 def converted_dir(gguf_path: Path) -> Path:

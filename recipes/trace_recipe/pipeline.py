@@ -1,5 +1,6 @@
 """The steps `recipes/sft.py` and `recipes/rl.py` run the same way: logging, resuming, loading and freezing the
-model, training and saving, the final evaluation, and running a script with one-line errors.
+model, training and saving, the final evaluation (ending with its summary line), and the input checks that run
+before any model loads (`check_inputs`; `trace_recipe.script.run_script` runs them).
 
 Heavy imports (transformers, datasets, accelerate, matplotlib) stay inside the functions, so importing this module
 costs little.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -159,7 +159,7 @@ def final_evaluation(
     from trace_recipe.evaluation import run_evaluation  # lazy: pulls in generation and plotting
 
     with model_for_generation(trainer) as model:
-        return run_evaluation(
+        metrics = run_evaluation(
             model,
             tokenizer,
             eval_dataset,
@@ -167,35 +167,71 @@ def final_evaluation(
             batch_size=training_args.per_device_eval_batch_size,
             max_new_tokens=script_args.eval_max_new_tokens,
         )
+    training_args.distributed_state.print(final_report(metrics, training_args.output_dir))
+    return metrics
 
 
-def run_script(main: Any, parser: Any) -> None:
-    """Parse flags (over `--config` YAML defaults) and run `main`; a bad value in the YAML or a flag (a config's own
-    check raises ValueError) and an expected error during the run exit with their one line."""
-    try:
-        arguments = parser.parse_args_and_config()
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    from trace_solver.jsonl import JSONLError
+def write_card(
+    trainer: Any,
+    base_model: str | None,
+    script_args: TraceScriptArguments,
+    train_dataset: Any,
+    eval_dataset: Any,
+    metrics: dict[str, Any] | None,
+) -> None:
+    """Write the model card README.md (base model, data, evaluation table) to output_dir on the main process."""
+    if not trainer.is_world_process_zero():
+        return
+    from trace_recipe.model_card import write_model_card
 
-    try:
-        main(*arguments)
-    except (RecipeError, JSONLError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    _shut_down_processes()
+    name = "sft" if "SFT" in type(trainer).__name__ else "rloo"
+    write_model_card(
+        trainer.args.output_dir,
+        trainer_name=name,
+        base_model=base_model,
+        script_args=script_args,
+        train_size=len(train_dataset),
+        eval_size=None if eval_dataset is None else len(eval_dataset),
+        metrics=metrics,
+    )
 
 
-def _shut_down_processes() -> None:
-    """Let every rank finish, then tear the process group down before the interpreter exits.
+def final_report(metrics: dict[str, Any], output_dir: str, report: str = "eval") -> str:
+    """What a run prints last: the summary line, accuracy per expert, and where the model and reports are."""
+    from trace_recipe.evaluation import summary_line
 
-    A gloo group left alive at exit can abort a rank ("terminate called without an active exception", seen in
-    CI after the model was saved), which fails a run that did all its work.
-    """
-    from accelerate import PartialState
+    lines = [f"final evaluation: {summary_line(metrics)}"]
+    per_expert = metrics.get("per_expert") or {}
+    if per_expert:
+        lines.append("per expert: " + "  ".join(f"{name} {_percent(row)}" for name, row in per_expert.items()))
+    lines.append(
+        f"model and its card (README.md) in {output_dir}; "
+        f"reports in {os.path.join(output_dir, report)}.{{json,md}} and {report}_records.jsonl"
+    )
+    return "\n".join(lines)
 
-    state = PartialState()
-    if state.num_processes > 1:
-        state.wait_for_everyone()
-    state.destroy_process_group()
+
+def _percent(row: Any) -> str:
+    accuracy = row.get("accuracy") if isinstance(row, dict) else row
+    return "n/a" if accuracy is None else f"{100 * accuracy:.1f}%"
+
+
+def check_inputs(
+    script_args: TraceScriptArguments,
+    training_args: TrainingArguments,
+    model_args: ModelConfig,
+    *,
+    missing_model_hint: str = "",
+) -> None:
+    """The checks that need no model, run before any data or model is loaded: the model reference (a missing
+    local folder is refused at once instead of being tried as a hub id) and, for RL, rewards against their weights."""
+    from trace_recipe.model import check_model_reference
+
+    check_model_reference(model_args.model_name_or_path, missing_model_hint)
+    reward_funcs = getattr(script_args, "reward_funcs", None)
+    weights = getattr(training_args, "reward_weights", None)
+    if reward_funcs is not None and weights is not None and len(weights) != len(reward_funcs):
+        raise RecipeError(
+            f"--reward_weights has {len(weights)} values for {len(reward_funcs)} --reward_funcs "
+            f"({' '.join(reward_funcs)}): give one weight per reward"
+        )

@@ -1,4 +1,5 @@
-"""PNG plots for the reports: accuracy per expert, and training curves from a trainer's `trainer_state.json`.
+"""PNG plots for the reports: accuracy per expert, and training curves from a trainer's `trainer_state.json` (for RL:
+reward, frac_reward_zero_std, KL and the dev accuracy logged during training).
 
 matplotlib runs on the Agg backend (no display on training machines); it is imported inside the functions so that
 importing this module costs nothing.
@@ -21,11 +22,33 @@ CURVE_KEYS: tuple[str, ...] = (
     "frac_reward_zero_std",
     "mean_token_accuracy",
     "kl",
+    "dev/accuracy",
+    "dev/valid_rate",
+    "dev/parse_rate",
+    "dev/mean_reward",
     "entropy",
     "completions/mean_length",
     "learning_rate",
     "grad_norm",
 )
+
+
+# The y-axis label of each panel; keys under `rewards/` read as rewards. Unlisted keys are labelled with their name.
+AXIS_LABELS: dict[str, str] = {
+    "loss": "loss",
+    "eval_loss": "loss",
+    "reward": "mean reward",
+    "reward_std": "reward std",
+    "frac_reward_zero_std": "share of prompts (all samples tie)",
+    "mean_token_accuracy": "token accuracy",
+    "kl": "KL to reference (nats/token)",
+    "entropy": "entropy (nats/token)",
+    "completions/mean_length": "tokens",
+    "learning_rate": "learning rate",
+    "grad_norm": "gradient norm",
+}
+# Metrics logged by DevAccuracyCallback share one panel (greedy rates on the dev set).
+DEV_PREFIX = "dev/"
 
 
 def _pyplot() -> Any:
@@ -60,10 +83,10 @@ def plot_per_expert(metrics: Mapping[str, Any], out_png: str, *, title: str = ""
     if sc:
         voted = [100 * sc["per_expert"][e] / per_expert[e]["count"] for e in experts]
         ax.bar([p + width / 2 for p in positions], voted, width, label=f"self-consistency k={sc['k']}")
-        ax.legend(loc="lower left", fontsize=8)
     overall = metrics.get("accuracy")
     if overall is not None:
-        ax.axhline(100 * overall, color="grey", linestyle="--", linewidth=1)
+        ax.axhline(100 * overall, color="grey", linestyle="--", linewidth=1, label=f"overall {100 * overall:.1f}%")
+    ax.legend(loc="lower left", fontsize=8)
     ax.set_xticks(positions)
     ax.set_xticklabels(experts, rotation=15)
     ax.set_ylim(0, 105)
@@ -84,7 +107,11 @@ def curves_from_log_history(log_history: Sequence[Mapping[str, Any]]) -> dict[st
         if step is None:
             continue
         for key, value in entry.items():
-            wanted = key in CURVE_KEYS or (key.startswith("rewards/") and key.endswith("/mean"))
+            wanted = (
+                key in CURVE_KEYS
+                or key.startswith(DEV_PREFIX)
+                or (key.startswith("rewards/") and key.endswith("/mean"))
+            )
             if not wanted or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if not math.isfinite(value):
@@ -97,7 +124,8 @@ def curves_from_log_history(log_history: Sequence[Mapping[str, Any]]) -> dict[st
 
 
 def plot_training_curves(trainer_state_path: str, out_png: str, *, title: str | None = None) -> str | None:
-    """One panel per logged metric (loss, reward, frac_reward_zero_std ...) against the step. None if nothing logged.
+    """One panel per logged metric (loss, reward, frac_reward_zero_std, kl ...) against the step, the dev-set rates
+    of `DevAccuracyCallback` (dev/accuracy, dev/valid_rate ...) together in one; None if nothing was logged.
 
     Args:
         trainer_state_path: a `trainer_state.json` (written by every HF Trainer in its output/checkpoint folders),
@@ -111,16 +139,23 @@ def plot_training_curves(trainer_state_path: str, out_png: str, *, title: str | 
     curves = curves_from_log_history(state.get("log_history", []))
     if not curves:
         return None
+    panels = _panels(curves)
     plt = _pyplot()
-    columns = min(3, len(curves))
-    rows = math.ceil(len(curves) / columns)
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
-    for ax, (key, (steps, values)) in zip(axes.flat, curves.items()):
-        ax.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=3)
-        ax.set_title(key, fontsize=10)
+    for ax, (panel_title, keys) in zip(axes.flat, panels):
+        for key in keys:
+            steps, values = curves[key]
+            label = key.removeprefix(DEV_PREFIX) if len(keys) > 1 else None
+            ax.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=3, label=label)
+        ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel("step")
+        ax.set_ylabel(_axis_label(keys[0]), fontsize=9)
+        if len(keys) > 1:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(curves) :]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title or os.path.basename(os.path.dirname(os.path.abspath(trainer_state_path))))
     fig.tight_layout()
@@ -128,3 +163,24 @@ def plot_training_curves(trainer_state_path: str, out_png: str, *, title: str | 
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
     return out_png
+
+
+def _panels(curves: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """(title, keys) per panel: one per metric, except the dev-set rates, which share one (at the first one's place)."""
+    panels: list[tuple[str, list[str]]] = []
+    dev_keys = [key for key in curves if key.startswith(DEV_PREFIX)]
+    for key in curves:
+        if key.startswith(DEV_PREFIX):
+            if key == dev_keys[0]:
+                panels.append(("dev set, greedy", dev_keys))
+        else:
+            panels.append((key, [key]))
+    return panels
+
+
+def _axis_label(key: str) -> str:
+    if key.startswith(DEV_PREFIX):
+        return "fraction of dev questions / mean reward"
+    if key.startswith("rewards/"):
+        return "mean reward"
+    return AXIS_LABELS.get(key, key)

@@ -16,7 +16,7 @@ Our path is used only where it samples from the same distribution as TRL's: no t
 penalty, no PEFT adapters, no sharded parameters (FSDP, DeepSpeed). Otherwise, or if it fails under "auto", TRL's
 path runs and one warning says why. Completions keep the EOS token that ended them, as TRL's do.
 
-`_generate_single_turn` is private to TRL, so a TRL release may change it. Where our path is chosen,
+`_generate_single_turn` is private to TRL, so a new TRL version may change it. Where our path is chosen,
 `check_trl_generation_hook` compares its parameters with the ones the override was written for and refuses, in one
 line, to build the trainer otherwise; on TRL's path the override passes its arguments on untouched.
 """

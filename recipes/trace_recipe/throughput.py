@@ -1,9 +1,10 @@
 """Training throughput: real (non-padding) tokens per second and model-FLOPs utilisation, logged by a callback.
 
-    trainer = SFTTrainer(..., callbacks=[ThroughputCallback()])   # logs train_tokens_per_second, train_mfu
+    trainer = SFTTrainer(..., callbacks=[ThroughputCallback()])   # logs train_real_tokens_per_second, train_mfu
 
 Tokens come from the trainer's own count (`include_num_input_tokens_seen="non_padding"`, which the recipes' configs
-set), so padding never counts. Timing starts after `warmup_steps` optimizer steps (compilation, allocator growth).
+set), so padding never counts. Timing starts after WARMUP_STEPS optimizer steps; transformers' own
+`train_tokens_per_second` divides by the whole run time, warm-up included.
 
 Model FLOPs per token: forward 2 per weight in every matmul; backward 4 per weight (activations and weights) but only
 from the lm_head down to the first trainable layer, because no gradient flows below it; plus attention's score and
@@ -17,6 +18,8 @@ import time
 from typing import Any
 
 from transformers import TrainerCallback
+
+WARMUP_STEPS = 5  # optimizer steps left out of the timing: compilation, kernel selection, allocator growth
 
 # Dense bf16 tensor-core peaks (vendor datasheets, FLOP/s), matched against torch.cuda.get_device_name().
 BF16_PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
@@ -87,10 +90,11 @@ def bf16_peak_flops(num_processes: int = 1) -> float | None:
 
 
 class ThroughputCallback(TrainerCallback):
-    """Logs `train_tokens_per_second` (real tokens, all processes), `train_mfu` and `train_peak_memory_gib` (CUDA)
-    over the steps after the first `warmup_steps`; `recipes/` put the last figures in `all_results.json`."""
+    """Logs `train_seconds_per_step`, `train_real_tokens_per_second` (real tokens, all processes, where the trainer
+    counts them), `train_mfu` and `train_peak_memory_gib` (CUDA) over the steps after the first `warmup_steps`;
+    the recipes put the last figures in `all_results.json`."""
 
-    def __init__(self, warmup_steps: int = 5) -> None:
+    def __init__(self, warmup_steps: int = WARMUP_STEPS) -> None:
         self.warmup_steps = warmup_steps
         self._start: tuple[float, int, int] | None = None  # (time, tokens seen, sequences seen) after warm-up
         self._sequences = 0
@@ -124,16 +128,19 @@ class ThroughputCallback(TrainerCallback):
         self._synchronize()
         start_time, start_tokens, start_sequences = self._start
         seconds = time.perf_counter() - start_time
-        tokens = int(state.num_input_tokens_seen) - start_tokens
-        if seconds <= 0 or tokens <= 0:
+        steps = state.global_step - self.warmup_steps
+        if seconds <= 0 or steps <= 0:
             return {}
-        figures = {"train_tokens_per_second": tokens / seconds}
-        peak = bf16_peak_flops(args.world_size)
-        if peak and self._flops_config is not None:
-            sequences = max(self._sequences - start_sequences, 1)
-            config, layers = self._flops_config
-            flops = model_flops_per_token(config, layers, seq_len=tokens / sequences)
-            figures["train_mfu"] = flops * tokens / seconds / peak
+        figures = {"train_seconds_per_step": seconds / steps}
+        tokens = int(state.num_input_tokens_seen) - start_tokens  # 0 where the trainer does not count tokens
+        if tokens > 0:
+            figures["train_real_tokens_per_second"] = tokens / seconds
+            peak = bf16_peak_flops(args.world_size)
+            if peak and self._flops_config is not None:
+                sequences = max(self._sequences - start_sequences, 1)
+                config, layers = self._flops_config
+                flops = model_flops_per_token(config, layers, seq_len=tokens / sequences)
+                figures["train_mfu"] = flops * tokens / seconds / peak
         import torch
 
         if torch.cuda.is_available():

@@ -1,11 +1,11 @@
 """Refuse to train on examples that would be truncated.
 
-The seed's worst failure was silent: with max_len 512 and a 450-token system prompt every target was cut, and the
-model learnt nothing (0% correct, 15% parsed). TRL truncates to `max_length` by design and drops examples whose
-completion is cut away entirely, without a word. So before training we tokenize the data exactly as SFTTrainer does
-for conversational prompt/completion examples (chat template over the prompt with the generation prompt, and over
-prompt + completion; the completion starts where the two diverge), print length statistics, and stop with a one-line
-error counting the examples that would lose tokens, unless `--allow_truncation` is given.
+The original experiment's worst failure was silent: with max_len 512 and a 450-token system prompt every target was cut,
+and the model learnt nothing (0% correct, 15% parsed). TRL truncates to `max_length` by design and drops examples whose
+completion is cut away entirely, without a word. So before training we tokenize the data exactly as SFTTrainer does for
+conversational prompt/completion examples (chat template over the prompt with the generation prompt, and over prompt +
+completion; the completion starts where the two diverge), print length statistics, and stop with a one-line error
+counting the examples that would lose tokens, unless `--allow_truncation` is given.
 
 For RL the reference traces (the `completion` column) stand in for what the model should generate: if the longest
 does not fit `max_completion_length`, correct answers get cut off and score as parse failures. The count includes the

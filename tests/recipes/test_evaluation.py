@@ -19,7 +19,7 @@ from trace_recipe.evaluation import (
     vote_record,
     write_reports,
 )
-from trace_recipe.plots import curves_from_log_history, plot_training_curves
+from trace_recipe.plots import curves_from_log_history, plot_per_expert, plot_training_curves
 from trace_solver.jsonl import read_jsonl
 
 ADD_2_3 = (
@@ -139,6 +139,19 @@ def test_reports_are_written(tmp_path: Path, canned_records: list[dict]) -> None
     assert set(paths) == {"json", "records", "md", "png"}
 
 
+def test_per_expert_plot_labels_the_overall_line(
+    tmp_path: Path, canned_records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashed line of the per-expert plot is the overall accuracy, and the legend says so."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "close", lambda fig=None: None)  # keep the figure to read its legend
+    plot_per_expert(compute_metrics(canned_records), str(tmp_path / "p.png"))
+    labels = [text.get_text() for text in plt.gcf().axes[0].get_legend().get_texts()]
+    plt.close("all")
+    assert "overall 50.0%" in labels and "greedy" in labels
+
+
 def test_training_curves_from_trainer_state(tmp_path: Path) -> None:
     """loss, reward and frac_reward_zero_std logged by a trainer become panels of one PNG."""
     log = [
@@ -165,7 +178,7 @@ def test_run_evaluation_on_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) 
         model, tokenizer, rows, output_dir=str(tmp_path), batch_size=4, max_new_tokens=8, self_consistency=2
     )
     assert metrics["n"] == 6 and metrics["self_consistency"]["k"] == 2
-    assert sum(metrics["tiers"].values()) == 6 and metrics["generation"]["backend"] == "eager"  # auto on CPU
+    assert sum(metrics["tiers"].values()) == 6 and metrics["generation"]["backend"] == "prune"  # auto on CPU
     records = [row for _, row in read_jsonl(tmp_path / "eval_records.jsonl")]
     assert len(records) == 6 and all(len(r["sc_values"]) == 2 for r in records)
     assert "records" not in json.loads((tmp_path / "eval.json").read_text())

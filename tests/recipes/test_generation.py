@@ -75,15 +75,29 @@ def test_graph_path_matches_plain_eager(tiny_llama, prompts) -> None:
     assert generate(tiny_llama, prompts, backend="graph", batch_size=16) == plain  # one batch larger than the set
 
 
+def test_prune_path_matches_plain_eager(tiny_llama, prompts) -> None:
+    """Greedy: the loop that drops finished rows from the batch and its cache equals unsorted eager generate."""
+    plain = generate(tiny_llama, prompts, backend="eager", sort_by_length=False)
+    assert generate(tiny_llama, prompts, backend="prune") == plain
+    assert generate(tiny_llama, prompts, backend="prune", batch_size=16) == plain  # rows end at different steps
+
+
+def test_progress_bar_counts_every_completion(tiny_llama, prompts, capsys) -> None:
+    """With a progress label, the prune backend draws a bar that ends at the number of prompts."""
+    generate(tiny_llama, prompts, backend="prune", progress="evaluating")
+    err = capsys.readouterr().err
+    assert "evaluating: 100%" in err and f"{len(prompts)}/{len(prompts)}" in err
+
+
 def test_graph_decoder_is_reused_across_calls(tiny_llama, prompts) -> None:
     """Greedy then sampling with the same shapes share one decoder (one compiled graph); release drops it."""
-    from trace_recipe.generation import _DECODER_ATTRIBUTE, release_graph_decoder
+    from trace_recipe.generation import _DECODER_ATTRIBUTE, free_graph_decoder
 
     generate(tiny_llama, prompts, backend="graph")
     decoder = tiny_llama.__dict__[_DECODER_ATTRIBUTE]
     generate(tiny_llama, prompts, backend="graph", do_sample=True, seed=0)
     assert tiny_llama.__dict__[_DECODER_ATTRIBUTE] is decoder
-    release_graph_decoder(tiny_llama)
+    free_graph_decoder(tiny_llama)
     assert _DECODER_ATTRIBUTE not in tiny_llama.__dict__
 
 
@@ -127,7 +141,7 @@ def test_a_second_decoder_shape_compiles_without_dynamic_shapes(tiny_llama, prom
     assert not [message for message in records if "as dynamic" in message]
 
 
-@pytest.mark.parametrize("backend", ["eager", "graph"])
+@pytest.mark.parametrize("backend", ["eager", "prune", "graph"])
 def test_sampling_is_seeded(tiny_llama, prompts, backend: str) -> None:
     """Self-consistency samples are reproducible for a seed, and differ from the greedy completions."""
     sample = {"backend": backend, "do_sample": True, "temperature": 1.0, "seed": 3}
@@ -137,17 +151,17 @@ def test_sampling_is_seeded(tiny_llama, prompts, backend: str) -> None:
 
 
 def test_helpers() -> None:
-    """EOS cuts the completion; batches are longest first; auto picks the graph loop on CUDA only."""
+    """EOS cuts the completion; batches are longest first; auto picks the graph loop on CUDA, prune elsewhere."""
     assert cut_at_eos([5, 6, EOS, PAD, PAD], {EOS}) == [5, 6]
     assert cut_at_eos([5, 6, EOS, PAD, PAD], {EOS}, keep_eos=True) == [5, 6, EOS]
     assert cut_at_eos([5, 6], {EOS}, keep_eos=True) == [5, 6]  # stopped by the token budget: nothing to keep
     assert length_sorted_batches([3, 9, 5, 1], 2) == [[1, 2], [0, 3]]
-    assert resolve_backend("auto", "cpu") == "eager" and resolve_backend("auto", torch.device("cuda:0")) == "graph"
+    assert resolve_backend("auto", "cpu") == "prune" and resolve_backend("auto", torch.device("cuda:0")) == "graph"
     with pytest.raises(ValueError, match="unknown generation backend"):
         resolve_backend("fast", "cpu")
 
 
-@pytest.mark.parametrize("backend", ["eager", "static", "graph"])
+@pytest.mark.parametrize("backend", ["eager", "prune", "static", "graph"])
 def test_keep_eos_appends_the_ending_token_only(tiny_llama, prompts, backend: str) -> None:
     """keep_eos (RL) returns the same completions plus the EOS that ended them; budget-stopped rows are unchanged."""
     plain = generate(tiny_llama, prompts, backend=backend)

@@ -259,7 +259,7 @@ def test_a_negative_limit_is_refused():
 
 def test_a_negative_limit_is_refused_when_the_flags_are_parsed(capsys):
     """--max_nonfinite_grad_steps -1 stops the script before anything loads, with one line naming the fix."""
-    from trace_recipe.pipeline import run_script
+    from trace_recipe.script import run_script
 
     ran = []
     parser = sft.make_parser()

@@ -113,6 +113,7 @@ def test_final_evaluation_gets_the_trained_model(tiny_model_dir, stub_data, tmp_
     calls = []
     module = types.ModuleType("trace_recipe.evaluation")
     module.run_evaluation = lambda *args, **kwargs: calls.append((args, kwargs)) or {}  # type: ignore[attr-defined]
+    module.summary_line = lambda metrics: "summary"  # type: ignore[attr-defined]  # the run's last lines use it
     monkeypatch.setitem(sys.modules, "trace_recipe.evaluation", module)
     trainer = run_sft(
         tiny_model_dir, tmp_path, "--do_final_eval", "true", "--eval_dataset_path", "eval.jsonl",
@@ -178,7 +179,7 @@ def test_final_evaluation_is_skipped_with_a_hint_when_parameters_are_sharded(mon
 
 def test_missing_dataset_file_exits_with_one_line(tmp_path, capsys):
     """`recipes/sft.py --dataset_path` naming no file stops before the model loads, with one line naming the file."""
-    from trace_recipe.pipeline import run_script
+    from trace_recipe.script import run_script
 
     parser = sft.make_parser()
     missing = tmp_path / "absent.jsonl"
@@ -187,4 +188,6 @@ def test_missing_dataset_file_exits_with_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         run_script(sft.main, parser)
     assert stop.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {missing}: no such file"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {missing}: no such file; expected JSONL, one JSON object a line"
+    )
