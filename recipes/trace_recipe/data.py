@@ -86,7 +86,7 @@ def trace_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def gsm8k_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One evaluation example from a GSM-8K line; raises DataError naming `where`."""
-    question, solution = _text_field(row, "question", where), _text_field(row, "answer", where)
+    question, solution = _text_field(row, "question", where, "gsm8k"), _text_field(row, "answer", where, "gsm8k")
     try:
         answer = gsm8k_gold_answer(solution)
     except ConversionSkip as err:
@@ -116,10 +116,18 @@ def _read_jsonl(path: str) -> list[tuple[str, dict[str, Any]]]:
         raise DataError(str(err)) from None
 
 
-def _text_field(row: Mapping[str, Any], key: str, where: str) -> str:
+# What each kind of row needs, named in the error so that a file of another kind says what was expected
+_EXPECTED = {
+    "trace": "a trace dataset has question, trace, answer (and expert) columns",
+    "gsm8k": "a GSM-8K file has question and answer ('... #### 18') columns",
+}
+
+
+def _text_field(row: Mapping[str, Any], key: str, where: str, kind: str = "trace") -> str:
     value = row.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{where}: '{key}' must be a non-empty string")
+        columns = ", ".join(sorted(row)) or "none"
+        raise DataError(f"{where}: '{key}' must be a non-empty string (columns here: {columns}); {_EXPECTED[kind]}")
     return value
 
 

@@ -16,6 +16,7 @@ concurrent run never leaves a half-written model behind.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib.util
 import os
@@ -107,7 +108,14 @@ def check_model_reference(name_or_path: str | None, missing_hint: str = "") -> N
         return
     if os.path.isfile(path):
         raise ModelLoadError(f"--model_name_or_path {name_or_path} is a file: give the model's folder or a .gguf")
-    if os.path.isdir(path) or (looks_like_hub_id(name_or_path) and not os.path.exists(path)):
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            # e.g. an SFT run stopped before it saved: its output folder holds only data and checkpoints
+            checkpoints = sorted(glob.glob(os.path.join(path, "checkpoint-*")), key=os.path.getmtime)
+            where = f"; its newest checkpoint is {checkpoints[-1]}" if checkpoints else hint
+            raise ModelLoadError(f"{name_or_path} holds no model (no config.json){where}")
+        return
+    if looks_like_hub_id(name_or_path) and not os.path.exists(path):
         return
     raise ModelLoadError(f"model folder not found: {name_or_path}{hint or '; check the path or use a hub id'}")
 
@@ -191,6 +199,9 @@ def load_model_and_tokenizer(
     except OSError as error:  # transformers raises OSError for unknown ids, no network and missing files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"cannot load {path!r} ({first_line}): {OFFLINE_HINT}") from error
+    except ValueError as error:  # a folder whose files transformers cannot read (no tokenizer, unknown config)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"cannot load {path!r}: {first_line}") from error
     if tokenizer.chat_template is None:
         raise ModelLoadError(f"{path!r} has no chat template: use a chat/instruct model")
     if tokenizer.pad_token is None:  # generation and batching need one; eos is what TRL falls back to as well

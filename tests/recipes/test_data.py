@@ -101,7 +101,9 @@ def test_expert_column_must_match_the_trace(tmp_path):
 
 def test_missing_question_is_named(tmp_path):
     """A row without a question is an error naming the field."""
-    assert ":1: 'question' must be a non-empty string" in _error(tmp_path, [_line(question=None)])
+    message = _error(tmp_path, [_line(question=None)])
+    assert ":1: 'question' must be a non-empty string" in message
+    assert "a trace dataset has question, trace, answer (and expert) columns" in message
 
 
 def test_empty_file_is_an_error(tmp_path):

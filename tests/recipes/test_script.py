@@ -157,6 +157,20 @@ def test_hub_ids_and_local_paths() -> None:
     check_model_reference("HuggingFaceTB/SmolLM2-135M-Instruct")  # left to the hub: no error here
 
 
+def test_folder_without_a_model_is_refused_with_the_hint(tmp_path: Path) -> None:
+    """An SFT output folder that holds only data (a stopped run) is refused at once, naming the hint or checkpoint."""
+    run = tmp_path / "runs" / "sft"
+    run.mkdir(parents=True)
+    (run / "train.jsonl").write_text("{}\n")
+    with pytest.raises(ModelLoadError, match="holds no model.*sft.py first"):
+        check_model_reference(str(run), "run sft.py first")
+    (run / "checkpoint-20").mkdir()
+    with pytest.raises(ModelLoadError, match="newest checkpoint is .*checkpoint-20"):
+        check_model_reference(str(run), "run sft.py first")
+    (run / "config.json").write_text("{}")
+    check_model_reference(str(run))  # a saved model: loading decides the rest
+
+
 def test_accelerate_single_thread_is_replaced_on_cpu(monkeypatch) -> None:
     """Under `accelerate launch` without GPUs, OMP_NUM_THREADS=1 becomes the process's share of the cores."""
     import torch
