@@ -42,6 +42,7 @@ from trace_recipe.pipeline import (
 )
 from trace_recipe.rloo_trainer import TraceRLOOTrainer
 from trace_recipe.script import RecipeParser, run_script
+from trace_recipe.throughput import ThroughputCallback
 from trace_recipe.truncation import check_rl_lengths
 
 
@@ -96,6 +97,7 @@ def main(script_args: RLScriptArguments, training_args: TraceRLOOConfig, model_a
         # a nan/inf gradient skips its optimizer step instead of turning every trainable weight into NaN
         callbacks=[
             SkipNonFiniteGradients(script_args.max_nonfinite_grad_steps),
+            ThroughputCallback(),  # train_seconds_per_step: one RL iteration, sampling included
             TimedCheckpoints(save_minutes(script_args.save_every_minutes)),  # a stopped CPU run loses minutes
         ],
     )

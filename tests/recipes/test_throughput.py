@@ -1,0 +1,98 @@
+"""Throughput figures: real tokens/s and seconds per step after the warm-up, MFU only on a known card, and the SFT
+recipe writing them to all_results.json."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from test_sft import run_sft
+
+from trace_recipe import throughput
+from trace_recipe.throughput import ThroughputCallback, model_flops_per_token
+
+ARGS = types.SimpleNamespace(per_device_train_batch_size=4, gradient_accumulation_steps=2, world_size=1)
+
+
+def _steps(callback: ThroughputCallback, clock: list[float], tokens_per_step: int, count: int) -> types.SimpleNamespace:
+    """Run `count` optimizer steps of one second and `tokens_per_step` tokens each through the callback."""
+    state = types.SimpleNamespace(global_step=0, num_input_tokens_seen=0)
+    for _ in range(count):
+        clock[0] += 1.0
+        state.global_step += 1
+        state.num_input_tokens_seen += tokens_per_step
+        callback.on_step_end(ARGS, state, None)
+    return state
+
+
+def test_rates_count_only_the_steps_after_the_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm-up steps are left out: 4 timed steps of 1 s and 800 tokens give 800 tokens/s and 1 s a step."""
+    clock = [0.0]
+    monkeypatch.setattr(throughput.time, "perf_counter", lambda: clock[0])
+    callback = ThroughputCallback(warmup_steps=2)
+    state = _steps(callback, clock, tokens_per_step=800, count=6)
+    logs: dict = {}
+    callback.on_log(ARGS, state, None, logs=logs)
+    assert logs["train_real_tokens_per_second"] == pytest.approx(800.0)
+    assert logs["train_seconds_per_step"] == pytest.approx(1.0)
+    assert "train_mfu" not in logs  # no CUDA card, no peak to divide by
+    assert callback.summary == logs
+
+
+def test_no_figures_before_the_warm_up_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run shorter than its warm-up reports nothing rather than a rate over compilation time."""
+    clock = [0.0]
+    monkeypatch.setattr(throughput.time, "perf_counter", lambda: clock[0])
+    callback = ThroughputCallback(warmup_steps=5)
+    state = _steps(callback, clock, tokens_per_step=800, count=4)
+    logs: dict = {}
+    callback.on_log(ARGS, state, None, logs=logs)
+    assert logs == {} and callback.summary == {}
+
+
+def test_trainers_that_count_no_tokens_still_get_seconds_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RLOO counts no input tokens: only train_seconds_per_step (one RL iteration) is reported."""
+    clock = [0.0]
+    monkeypatch.setattr(throughput.time, "perf_counter", lambda: clock[0])
+    callback = ThroughputCallback(warmup_steps=1)
+    state = _steps(callback, clock, tokens_per_step=0, count=4)
+    callback.on_train_end(ARGS, state, None)
+    assert callback.summary == {"train_seconds_per_step": pytest.approx(1.0)}
+
+
+def test_mfu_uses_the_cards_bf16_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a known card, MFU = model FLOPs per token x tokens/s / the card's dense bf16 peak."""
+    clock = [0.0]
+    monkeypatch.setattr(throughput.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(throughput, "bf16_peak_flops", lambda processes=1: 1e12)
+    config = types.SimpleNamespace(
+        hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=32,
+    )  # fmt: skip
+    callback = ThroughputCallback(warmup_steps=1)
+    callback._flops_config = (config, 1)
+    state = _steps(callback, clock, tokens_per_step=80, count=3)
+    callback.on_train_end(ARGS, state, None)
+    expected = model_flops_per_token(config, 1, seq_len=80 / 8) * 80 / 1e12  # 8 sequences a step
+    assert callback.summary["train_mfu"] == pytest.approx(expected)
+
+
+def test_flops_count_the_backward_pass_only_down_to_the_first_trained_layer() -> None:
+    """Freezing layers removes their backward FLOPs, not their forward ones."""
+    config = types.SimpleNamespace(
+        hidden_size=8, intermediate_size=16, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=32,
+    )  # fmt: skip
+    layer = 8 * 8 * 2 + 8 * 4 * 2 + 3 * 8 * 16
+    attention = 4 * 10 * 8
+    one_layer, all_layers = model_flops_per_token(config, 1, 10), model_flops_per_token(config, 4, 10)
+    assert all_layers - one_layer == 3 * (4 * layer + 2 * attention)
+
+
+def test_sft_writes_the_figures_to_all_results(tiny_model_dir, stub_data, tmp_path) -> None:
+    """A recipe run longer than the warm-up records real tokens/s and seconds per step in all_results.json."""
+    run_sft(tiny_model_dir, tmp_path, "--max_steps", "7")
+    results = json.loads((tmp_path / "all_results.json").read_text())
+    assert results["train_real_tokens_per_second"] > 0 and results["train_seconds_per_step"] > 0
+    assert results["num_input_tokens_seen"] > 0
