@@ -55,7 +55,10 @@ class EvalScriptArguments:
     name: str | None = field(default=None, metadata={"help": "Report file stem (default: the dataset file's stem)."})
     batch_size: int = field(default=64, metadata={"help": "Prompts decoded together."})
     max_new_tokens: int = field(default=512, metadata={"help": "Token budget of one trace."})
-    backend: str = field(default="auto", metadata={"help": "Generation backend: auto, eager, static, graph."})
+    backend: str = field(
+        default="auto",
+        metadata={"help": "Generation backend: auto (graph on CUDA, prune on CPU), eager, static, graph, prune."},
+    )
     self_consistency: list[int] = field(
         default_factory=list,
         metadata={
@@ -110,8 +113,18 @@ def check_eval_inputs(args: EvalScriptArguments) -> None:
             f"--dataset_path {args.dataset_path}: file not found (a training run writes its held-out set to "
             "<output_dir>/eval.jsonl)"
         )
-    if args.dataset_path and args.dataset_format == "auto":
-        detect_format(args.dataset_path)  # an empty or malformed file is refused here, before the model loads
+    from trace_recipe.generation import BACKENDS
+
+    if args.backend not in BACKENDS:
+        raise RecipeError(f"--backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if args.dataset_format not in ("auto", "trace", "gsm8k"):
+        raise RecipeError(f"--dataset_format {args.dataset_format!r}: choose auto, trace or gsm8k")
+    if args.dataset_split not in (None, "train", "dev"):
+        raise RecipeError(f"--dataset_split {args.dataset_split!r}: choose dev (the last 500 lines) or train")
+    if args.dataset_path:
+        fmt = detect_format(args.dataset_path) if args.dataset_format == "auto" else args.dataset_format
+        if args.dataset_split is not None and fmt != "gsm8k":  # also refuses an empty or malformed file, early
+            raise RecipeError("--dataset_split applies to GSM-8K-format files only")
     check_model_reference(args.model_name_or_path)
 
 
@@ -151,8 +164,6 @@ def main(args: EvalScriptArguments) -> dict[str, Any]:
     from trace_recipe.nan_guards import unmask_empty_attention_rows
     from trace_recipe.plots import plot_training_curves
 
-    if not args.dataset_path and not args.eval_sets:
-        raise SystemExit("evaluate.py: --dataset_path or --eval_sets is required (see --help)")
     unmask_empty_attention_rows()  # left-padded prompts: pad rows see no key, which CUDA SDPA can turn into NaN
     state = PartialState(cpu=not has_accelerator())  # cpu: ranks on a host without GPUs form a gloo group
     path = resolve_model_path(args.model_name_or_path)

@@ -193,3 +193,35 @@ def test_calendar_years_stay_fixed():
     )  # fmt: skip
     made = variants(row, K, random.Random(0))
     assert made and all("born in 1932 " in variant["question"] for variant in made)
+
+
+def test_value_the_trace_also_writes_as_a_percent_constant_stays_fixed():
+    """20 stays 20 when the trace writes "20% less" as the literal 0.8: rewriting "20%" would leave 0.8 wrong."""
+    row = _row(
+        "Tom earns $20 an hour and works 7 hours. His pay is then 20% less. How much is he paid?",
+        [{"init": "rate", "value": 20}, {"init": "hours", "value": 7},
+         {"compute": {"op": "mul", "args": ["rate", "hours"], "var": "pay"}},
+         {"compute": {"op": "mul", "args": ["pay", Fraction(4, 5)], "var": "total"}}, {"query": "total"}],
+    )  # fmt: skip
+    made = variants(row, K, random.Random(0))
+    assert made and all("$20 an hour" in v["question"] and "20% less" in v["question"] for v in made)
+
+
+def test_cli_output_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys, sources):
+    """--out naming a folder exits 1 with one line naming it."""
+    path = tmp_path / "in.jsonl"
+    write_jsonl(sources[:2], path)
+    assert main(["augment", str(path), "--variants", "1", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{tmp_path}: cannot write" in error
+
+
+def test_question_with_a_very_long_number_gets_variants():
+    """A 5,000-digit number in the question stays as written while the other numbers change."""
+    row = _row(
+        f"Tom has {'9' * 5000} stamps and 30 pears. He eats 4 pears. How many pears are left?",
+        [{"init": "pears", "value": 30}, {"init": "eaten", "value": 4},
+         {"compute": {"op": "sub", "args": ["pears", "eaten"], "var": "left"}}, {"query": "left"}],
+    )  # fmt: skip
+    made = variants(row, K, random.Random(0))
+    assert made and all(f"{'9' * 5000} stamps" in variant["question"] for variant in made)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from trace_solver import dump_trace
-from trace_solver.check import FLAG_AMBIGUOUS, FLAG_NAME, FLAG_SHARED, FLAG_VALUE, check_row
+from trace_solver.check import FLAG_AMBIGUOUS, FLAG_NAME, FLAG_SHARED, FLAG_UNREADABLE, FLAG_VALUE, check_row
 from trace_solver.cli import main
 
 
@@ -83,3 +83,14 @@ def test_cli_unreadable_file_is_one_line_error(tmp_path: Path, capsys):
     """A missing file is a one-line error and exit status 1."""
     assert main(["check", str(tmp_path / "missing.jsonl")]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_trace_without_a_list_of_steps_is_unreadable():
+    """A trace whose 'trace' is a string or a number is flagged unreadable, not a crash."""
+    for trace in ('{"expert": "arithmetic", "trace": "expert: arithmetic"}', '{"expert": "arithmetic", "trace": 5}'):
+        assert _codes({"question": "Tom has 2 apples.", "trace": trace, "id": "row-1"}) == [FLAG_UNREADABLE]
+
+
+def test_question_with_a_very_long_number_is_checked():
+    """A question holding a 5,000-digit number and ratio is checked without an integer-size error."""
+    assert _codes(_row(f"Tom has 2 apples and {'9' * 5000}/{'7' * 5000} pears.", [("apples", 2)])) == []

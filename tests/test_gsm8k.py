@@ -392,3 +392,27 @@ def test_unreadable_input_file_is_one_line_error(tmp_path, capsys):
     assert main(["convert-gsm8k", str(missing), "--out", str(tmp_path / "out.jsonl")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(missing) in err
+
+
+@pytest.mark.parametrize("flag", ["--out", "--skips"])
+def test_cli_output_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys, flag):
+    """--out or --skips naming a folder exits 1 with one line naming it."""
+    args = {"--out": str(tmp_path / "o.jsonl"), "--skips": str(tmp_path / "s.tsv")} | {flag: str(tmp_path)}
+    assert main(["convert-gsm8k", str(_split_file(tmp_path, 3)), *[x for item in args.items() for x in item]]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{tmp_path}: cannot write" in error
+
+
+def test_input_folder_is_a_one_line_error_from_read_text(tmp_path, capsys):
+    """convert-gsm8k on a folder exits 1 with read_text's one line: the folder and what was expected."""
+    assert main(["convert-gsm8k", str(tmp_path), "--out", str(tmp_path / "out.jsonl")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"trace-solver convert-gsm8k: {tmp_path}: is a folder; expected GSM-8K JSONL"
+
+
+def test_question_with_a_very_long_number_converts():
+    """A question holding a 5,000-digit number still converts its other numbers instead of raising."""
+    line = {"question": f"Tom has {'9' * 5000} stamps and 3 pears. He eats 2 pears. How many pears are left?",
+            "answer": "3-2=<<3-2=1>>1\n#### 1"}  # fmt: skip
+    rows, _, _ = convert_lines([json.dumps(line)], "train")
+    assert [row["answer"] for row in rows] == ["1"]

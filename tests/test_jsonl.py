@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from trace_solver.jsonl import JSONLError, parse_line, read_jsonl, write_jsonl
@@ -25,3 +27,9 @@ def test_parse_line_errors_name_where_and_why(line, message):
     with pytest.raises(JSONLError) as info:
         parse_line(line, "x:3", required=("question",))
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_write_to_a_folder_is_a_one_line_error(tmp_path):
+    """Writing to a path that is a folder raises JSONLError naming the path, not OSError."""
+    with pytest.raises(JSONLError, match=f"^{re.escape(str(tmp_path))}: cannot write"):
+        write_jsonl([{"a": 1}], tmp_path)

@@ -14,6 +14,8 @@ from trace_solver.cli import main
 from trace_solver.gsm8k import SKIP_UNEXPLAINED, SKIP_WRONG_VALUE, ConversionSkip
 from trace_solver.mawps import (
     COLUMNS,
+    SKIP_BAD_EQUATION,
+    SKIP_BAD_ROW,
     SKIP_DEV_DUPLICATE,
     convert_row,
     convert_rows,
@@ -187,6 +189,23 @@ def test_float_answer_of_an_exact_fraction_matches_and_is_written_exactly():
     assert row["answer"] == "5/6"
 
 
+def test_cell_with_a_huge_exponent_is_skipped():
+    """A Numbers or Answer cell like 1e99999999 skips the row as bad instead of computing 10**99999999."""
+    for numbers, answer in (("1e99999999 3.0", "5.0"), ("2.0 3.0", "1e99999999")):
+        row = _row("Ann has number0 and number1 pens . How many ?", numbers, "+ number0 number1", answer)
+        with pytest.raises(ConversionSkip) as info:
+            convert_row(row, "t")
+        assert info.value.code == SKIP_BAD_ROW
+
+
+def test_equation_of_thousands_of_tokens_is_skipped():
+    """A prefix equation of 3,001 tokens skips the row as unparseable instead of recursing past Python's limit."""
+    equation = "+ " * 1500 + "number0 " * 1501
+    with pytest.raises(ConversionSkip) as info:
+        convert_row(_row("Ann has number0 pens . How many ?", "2.0", equation, "3002.0"), "t")
+    assert info.value.code == SKIP_BAD_EQUATION
+
+
 def test_detokenize_reattaches_punctuation_quotes_and_hyphens():
     """Spaces before punctuation, inside possessives, hyphens, '$ 5', '20 %' and quotes are removed."""
     assert detokenize("Jane ’ s multi - national shop , at ' The Spoon ' sold $ 5 ( 20 % ) . Why ?") == (
@@ -227,6 +246,15 @@ def test_cli_bad_file_is_a_one_line_error(tmp_path, capsys, content, expected):
     assert main(["convert-mawps", str(path), "--out", str(tmp_path / "o.jsonl")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and expected in error and ", ".join(COLUMNS) in error
+
+
+@pytest.mark.parametrize("flag", ["--out", "--skips"])
+def test_cli_output_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys, flag):
+    """--out or --skips naming a folder exits 1 with one line naming it."""
+    args = {"--out": str(tmp_path / "o.jsonl"), "--skips": str(tmp_path / "s.tsv")} | {flag: str(tmp_path)}
+    assert main(["convert-mawps", str(FIXTURE), "--split", "dev", *[x for item in args.items() for x in item]]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{tmp_path}: cannot write" in error
 
 
 # --- the real file (present in CI) ------------------------------------------------------------------------------------

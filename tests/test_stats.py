@@ -110,6 +110,14 @@ def test_bad_line_is_named(tmp_path, capsys):
     assert f"{path}:2: not JSON" in capsys.readouterr().err
 
 
+def test_row_with_a_list_of_steps_is_counted_as_its_text(tmp_path, capsys):
+    """A row whose steps is a list ([1]) is counted under "[1]" in the histogram instead of crashing."""
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps({**_row("Add 2 and 3.", "arithmetic", 1), "steps": [1]}) + "\n", encoding="utf-8")
+    assert main(["stats", str(path)]) == 0
+    assert re.search(r"^\s*\[1\]\s+1 #", capsys.readouterr().out, re.MULTILINE)
+
+
 def test_tokenizer_without_chat_template_is_refused(dataset, tmp_path, capsys):
     """A tokenizer that training could not render chats with is an error, not a silent fallback."""
     from tokenizers import Tokenizer, models

@@ -7,7 +7,7 @@ answer, ...), `variants(row, k, rng)` draws up to `k` copies:
   digits (``56``, ``2.5``, ``$12.50``, ``20%``), and only then; every other number stays as it is: constants in
   the trace (100 for percent, 60 minutes, 0.01), numbers written as words or fractions (``five``, ``1/6``) or inside
   ordinals, times and lists (``5th``, ``3:30``, ``1,2``), calendar years ("born in 1932"), numbers the trace does not
-  use, and 0 and 1.
+  use, values the trace also writes as a percent constant (20 beside a literal 0.2, 0.8 or 1.2), and 0 and 1.
 * **New values.** Each changing value is drawn between half and twice itself (at least 2 for integers) with the same
   kind: integers stay integers and keep their round tens or thousands (1500 -> 1300, not 1347), decimals keep their
   number of decimals (2.5 -> 3.7), percents stay at most 100. New values differ from each other and from every
@@ -67,12 +67,13 @@ REJECT_KIND = "answer_kind_changed"  # integer -> fraction, decimal places, sign
 REJECT_MAGNITUDE = "implausible_magnitude"
 REJECT_DUPLICATE = "duplicate_variant"
 
-# A number written in digits that a variant may rewrite: not part of a word, fraction, time, list or longer number.
-_CHANGEABLE = re.compile(r"(?<![\w.,/:])(\d+(?:\.\d+)?)(?![\w/:]|[.,]\d)")
+# A number written in digits that a variant may rewrite: not part of a word, fraction, time, list or longer number
+# (a run of more than 30 digits is not read at all).
+_CHANGEABLE = re.compile(r"(?<![\w.,/:])(\d{1,30}(?:\.\d{1,30})?)(?![\w/:]|[.,]\d)")
 # "born in 1932", "since 2015": a calendar year is a date, not a quantity to scale.
 _YEAR_BEFORE = re.compile(r"\b(?:in|since|from|until|by|of|before|after|year)\s+$", re.IGNORECASE)
 _DEV_ID = re.compile(r"(?:^|[-_:])dev(?:[-_:]|$)")
-_TRACE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+_TRACE_NUMBER = re.compile(r"(?<![\w.])\d{1,30}(?:\.\d{1,30})?(?!\d)")
 
 
 class DevRowError(ValueError):
@@ -186,6 +187,11 @@ def _trace_literals(document: Mapping[str, Any]) -> set[Fraction]:
     return found
 
 
+def derived_constants(value: Fraction) -> set[Fraction]:
+    """Literals a trace may write for a question's `value` (``gsm8k.is_explained``: 20 -> 0.2, 0.8, 1.2 for "20%")."""
+    return {value / 100, 1 - value / 100, 1 + value / 100}
+
+
 def _plan(row: Mapping[str, Any]) -> _Plan | str:
     """The plan for a row, or the reason it has no variant."""
     from trace_solver import execute  # package level imports the expert registry; keep this module light
@@ -213,7 +219,11 @@ def _plan(row: Mapping[str, Any]) -> _Plan | str:
     changeable = sorted(
         value
         for value in init_values
-        if value > 1 and digits[value] and digits[value] == anywhere[value] and value not in literals | years
+        if value > 1
+        and digits[value]
+        and digits[value] == anywhere[value]
+        and value not in literals | years
+        and not derived_constants(value) & literals
     )
     if not changeable:
         return REFUSED_NOTHING_TO_CHANGE
@@ -387,7 +397,11 @@ def run_cli(args: argparse.Namespace) -> int:
     except (JSONLError, DevRowError) as err:
         print(f"trace-solver augment: {err}", file=sys.stderr)
         return 1
-    write_jsonl(out, args.out)
+    try:
+        write_jsonl(out, args.out)
+    except JSONLError as err:
+        print(f"trace-solver augment: {err}", file=sys.stderr)
+        return 1
     print(f"augment: {args.input} -> {args.out} (seed {args.seed})")
     print(format_summary(summary, args.variants))
     return 0

@@ -62,7 +62,7 @@ MIN_PREFIX = 4  # letters two words must share when one is a prefix of the other
 DEFAULT_EXAMPLES = 5  # example ids printed per flag
 
 _WORDS = re.compile(r"[A-Za-z]+")
-_RATIO = re.compile(r"(?<![\w./])(\d+)/(\d+)(?![\w/])")
+_RATIO = re.compile(r"(?<![\w./])(\d{1,30})/(\d{1,30})(?![\w/])")
 _NUMBERING = re.compile(r"^(?:\d+|var)$")  # name parts added to make a name unique or valid, not from the question
 
 
@@ -185,6 +185,8 @@ def check_row(row: dict[str, Any]) -> tuple[int, list[Flag]]:
         document = load_yaml(row["trace"])
     except TraceError as err:
         return 0, [Flag(FLAG_UNREADABLE, "", str(err))]
+    if not (isinstance(document, dict) and isinstance(document.get("trace"), list)):
+        return 0, [Flag(FLAG_UNREADABLE, "", "no list of steps under 'trace'")]
     facts = QuestionFacts(row["question"])
     inits = _inits(document)
     flags: list[Flag] = []

@@ -73,6 +73,7 @@ from typing import Any
 
 from trace_solver.builder import TraceBuilder
 from trace_solver.expressions import ExpressionError, evaluate_tree, parse_arithmetic
+from trace_solver.files import read_text
 from trace_solver.jsonl import JSONLError, parse_line, write_jsonl
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
 
@@ -106,8 +107,9 @@ _EQ_TOKEN = re.compile(
 )
 _EQ_OPS = {"x": "*", "×": "*", "÷": "/", "−": "-", "–": "-"}
 _LEADING_NUMBER = re.compile(r"^\s*\$?\s*-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)\s*%?")
-# A number in running (already normalised) text, not part of a word or of a longer number.
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)(?!\d)")
+# A number in running (already normalised) text, not part of a word or of a longer number. A run of more than 30
+# digits is no quantity of a word problem and is not read (int() refuses runs past 4,300 digits).
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,30}(?:\.\d{1,30})?|\.\d{1,30})(?!\d)")
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\S")
 _QUOTES = frozenset("\"'\u201c\u201d\u2018\u2019")
 _WORDS_ONLY = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
@@ -774,15 +776,20 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """Handler of `trace-solver convert-gsm8k`."""
     try:
-        text = args.input.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        print(f"trace-solver convert-gsm8k: cannot read {args.input} ({err}); expected GSM-8K JSONL", file=sys.stderr)
+        text = read_text(args.input, expected="expected GSM-8K JSONL", error=JSONLError)
+    except JSONLError as err:
+        print(f"trace-solver convert-gsm8k: {err}", file=sys.stderr)
         return 1
     lines = split_lines(text.split("\n"), args.split)  # line by line: a bad line is a skip, not the end of the run
     rows, summary, skipped = convert_lines(lines, args.split)
-    write_jsonl(rows, args.out)
-    if args.skips:
-        args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
+    try:
+        write_jsonl(rows, args.out)
+        if args.skips:
+            args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
+    except (JSONLError, OSError) as err:
+        message = err if isinstance(err, JSONLError) else f"{args.skips}: cannot write ({err.strerror})"
+        print(f"trace-solver convert-gsm8k: {message}", file=sys.stderr)
+        return 1
     print(f"convert-gsm8k: split {args.split}, {len(lines)} problems from {args.input} -> {args.out}")
     if args.split == "train" and not lines:
         print(f"note: {args.input} has at most {DEV_SIZE} problems, all of them dev: nothing to convert for train")

@@ -63,19 +63,22 @@ def parse_line(line: str, where: str, required: Iterable[str] = ()) -> dict[str,
 def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> int:
     """Write `rows` one JSON object a line (ASCII-escaped), atomically; returns the number of rows written.
 
-    ASCII escapes keep a raw U+2028 in a question from splitting the line for `str.splitlines` readers.
+    ASCII escapes keep a raw U+2028 in a question from splitting the line for `str.splitlines` readers. A path that
+    cannot be written (a folder, no permission) raises JSONLError.
     """
     target = Path(path)
-    if target.parent != Path():
-        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     count = 0
     try:
+        if target.parent != Path():
+            target.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row) + "\n")
                 count += 1
         os.replace(tmp, target)
+    except OSError as err:
+        raise JSONLError(f"{path}: cannot write ({err.strerror})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return count

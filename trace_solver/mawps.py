@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import decimal
 import io
 import re
 import sys
@@ -66,7 +67,8 @@ from trace_solver.gsm8k import (
     name_hint,
     operands,
 )
-from trace_solver.jsonl import write_jsonl
+from trace_solver.jsonl import JSONLError, write_jsonl
+from trace_solver.limits import MAX_EXPRESSION_NODES
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
 
 DEV_SIZE = 300  # the last 300 rows of the MAWPS/ASDiv-A train.csv are this project's dev split
@@ -78,6 +80,7 @@ SKIP_BAD_ROW = "bad_row"  # Numbers/Answer unreadable, or the masks do not match
 SKIP_BAD_EQUATION = "unparseable_equation"  # not a prefix expression over + - * / on masks and numbers
 SKIP_DEV_DUPLICATE = "dev_duplicate"  # a training question that is also a dev question
 
+MAX_CELL_EXPONENT = 30  # a cell past 10**30 or below 10**-30 is refused: Fraction("1e99999999") would hang
 MAX_FRACTION_DENOMINATOR = 12  # 0.16666666666666666 is written 1/6 when a q <= 12 fraction is within float rounding
 FLOAT_TOLERANCE = Fraction(1, 10**9)  # relative: the CSV's floats are rounded binary fractions of the exact answers
 
@@ -185,7 +188,13 @@ def exact_decimal(raw: str) -> Fraction:
     """A CSV float spelled out (``0.16666666666666666``) as the exact decimal it writes; parse_number refuses such
     long decimals, which are float artefacts, not numbers anyone wrote."""
     try:
-        return Fraction(raw.strip())
+        number = decimal.Decimal(raw.strip())
+    except decimal.InvalidOperation:
+        number = None  # "1/6": Fraction reads it below
+    if number is not None and (not number.is_finite() or abs(number.adjusted()) > MAX_CELL_EXPONENT):
+        raise NumberError(f"{raw!r} is not a number of at most {MAX_CELL_EXPONENT} digits either side of the point")
+    try:
+        return Fraction(number if number is not None else raw.strip())
     except (ValueError, ZeroDivisionError):
         raise NumberError(f"{raw!r} is not a number") from None
 
@@ -228,6 +237,8 @@ def parse_prefix(equation: str, mask_count: int) -> ast.expr:
     """The prefix equation as a Python expression tree: masks are ``ast.Name("number0")``, constants are exact
     ``ast.Constant(Fraction)``; raises ConversionSkip for anything else."""
     tokens = equation.split()
+    if len(tokens) > MAX_EXPRESSION_NODES:  # before recursing: one level of recursion per operator
+        raise ConversionSkip(SKIP_BAD_EQUATION, f"{len(tokens)} tokens, more than the {MAX_EXPRESSION_NODES} allowed")
     position = 0
 
     def node() -> ast.expr:
@@ -510,9 +521,14 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"trace-solver convert-mawps: {err}", file=sys.stderr)
         return 1
     converted, summary, skipped = convert_rows(rows, args.split)
-    write_jsonl(converted, args.out)
-    if args.skips:
-        args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
+    try:
+        write_jsonl(converted, args.out)
+        if args.skips:
+            args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
+    except (JSONLError, OSError) as err:
+        message = err if isinstance(err, JSONLError) else f"{args.skips}: cannot write ({err.strerror})"
+        print(f"trace-solver convert-mawps: {message}", file=sys.stderr)
+        return 1
     print(f"convert-mawps: split {args.split}, {summary.attempted} problems from {args.input} -> {args.out}")
     print(format_summary(summary))
     print(f"dev duplicates dropped: {summary.skips.get(SKIP_DEV_DUPLICATE, 0)}")

@@ -207,7 +207,8 @@ def describe_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
     experts = Counter(str(row.get("expert")) for row in rows)
     lines += [f"  {name:<16} {count:>7} {100 * count / total:5.1f}%" for name, count in sorted(experts.items())]
     lines.append("steps histogram (operation steps: examples):")
-    lines += _histogram(Counter(row.get("steps", "?") for row in rows))
+    steps = (row.get("steps", "?") for row in rows)  # a list or mapping there (a broken row) counts as its text
+    lines += _histogram(Counter(value if isinstance(value, (int, str)) else str(value) for value in steps))
     return lines
 
 

@@ -106,6 +106,9 @@ class TraceScriptArguments(ScriptArguments, DatasetMixtureConfig):
         from trace_recipe.eval_sets import check_eval_sets
 
         check_eval_sets(self.eval_sets, self.gsm8k_path, self.mawps_path)
+        if self.dataset_path and (self.datasets or self.dataset_name):  # one source of training data, not two
+            other = "datasets:" if self.datasets else "--dataset_name"
+            raise ValueError(f"--dataset_path and {other} both name training data: keep one")
         if self.num_train_examples is None:  # 250 generated alone; none added to a given dataset unless asked
             given = self.datasets or self.dataset_name or self.dataset_path
             self.num_train_examples = 0 if given else 250
@@ -166,6 +169,8 @@ class RLScriptArguments(TraceScriptArguments):
         from rewards import get_reward_funcs
 
         get_reward_funcs(self.reward_funcs)  # an unknown name is refused when parsed, before the model loads
+        if self.dev_eval_set and self.dev_eval_steps <= 0:
+            raise ValueError("--dev_eval_set needs --dev_eval_steps N (log dev accuracy every N steps)")
 
     # Prompt filter (trace_recipe/prompt_filter.py): RLOO learns only from prompts whose sampled rewards differ
     filter_num_samples: int = field(
@@ -315,11 +320,14 @@ class TraceRLOOConfig(RLOOConfig):
             raise ValueError(
                 f"generation_backend {self.generation_backend!r}: choose one of {', '.join(GENERATION_BACKENDS)}"
             )
+        if self.generation_backend == "graph" and self.top_p < 1.0:  # refused when parsed, before the model loads
+            raise ValueError("generation_backend graph samples with temperature only: use static for top_p < 1")
         fill_device_defaults(self)
         super().__post_init__()
         # RLOO loads its reference model with `model_init_kwargs`; TRL adds device_map="auto" unless the run is DDP or
         # DeepSpeed, so under FSDP every rank's copy went to GPU 0 and the first reference forward failed on the
-        # other ranks (seen on 2 H200s). Each process loads it on its own device instead; a user's map wins.
+        # other ranks (seen on 2 H200s). Each process loads it on its own device instead; a user's map wins. TRL
+        # warns that model_init_kwargs are ignored because rl.py passes a loaded policy; the reference model uses them.
         kwargs = dict(self.model_init_kwargs or {})
         kwargs.setdefault("device_map", {"": str(self.distributed_state.device)})
         self.model_init_kwargs = kwargs

@@ -60,9 +60,6 @@ def load_gsm8k_eval(path: str, split: str | None = None) -> Dataset:
     return _to_dataset((gsm8k_example(row, where) for where, row in rows), completion=False)
 
 
-load_gsm8k_dataset = load_gsm8k_eval  # the name recipes/evaluate.py calls
-
-
 def trace_example(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One validated training example from a dataset line; raises DataError naming `where`."""
     question, trace = _text_field(row, "question", where), _text_field(row, "trace", where)

@@ -3,8 +3,9 @@
     gsm8k_dev            the last 500 problems of GSM-8K train (a local file or the hub id openai/gsm8k); answers only
     mawps_dev            the last 300 rows of the MAWPS/ASDiv-A CSV; answers only
     synthetic            the recipes' generated held-out set (the same `generate_splits` call as training makes)
-    synthetic_templates  generated questions from templates held out of training (`trace-solver generate
-                         --holdout-templates 1`: one template per expert)
+    synthetic_templates  generated questions from one template per expert that `trace-solver generate
+                         --holdout-templates 1` keeps out of its training file (the recipes' own generated
+                         training sets use every template, so for them these are seen templates)
     long_chains          generated 5-8 operation chains (training uses 1-3)
 
 "Answers only": the gold expert is unknown, so any expert may solve the problem and only the answer is scored.

@@ -388,8 +388,9 @@ def run_evaluation(
     """
     rows = [dict(row) for row in dataset]
     prompts = [row["prompt"] for row in rows]
+    # greedy decoding reads no random numbers: no seed, so an evaluation during RL leaves the sampling RNG alone
     options = GenerationOptions(
-        max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=seed, progress="evaluating"
+        max_new_tokens=max_new_tokens, batch_size=batch_size, backend=backend, seed=None, progress="evaluating"
     )
     started = time.perf_counter()
     used_backends: list[str] = []  # what actually ran: "auto" may fall back (reported per call, on this rank)

@@ -73,7 +73,10 @@ def prepare_model(
     path = resolve_model_path(model_args.model_name_or_path)
     model_args.model_name_or_path = path
     model, tokenizer = load_model_and_tokenizer(
-        path, dtype=model_args.dtype, attn_implementation=model_args.attn_implementation
+        path,
+        dtype=model_args.dtype,
+        attn_implementation=model_args.attn_implementation,
+        revision=model_args.model_revision,
     )
     if model_args.use_peft:
         log("use_peft: LoRA adapters train and the base model stays frozen; num_unfrozen_layers is ignored")

@@ -193,12 +193,14 @@ def _mean(values: Sequence[float]) -> float | None:
 def rl_sampling_options(training_args: Any, batch_size: int) -> GenerationOptions:
     """The RL trainer's sampling settings (temperature, top_p, completion length) as `GenerationOptions`, on the
     backend RL samples with: `--generation_backend auto`/`trl` become generation's auto (the compiled graph loop on a
-    CUDA device, eager generate elsewhere; the static cache loop where top_p < 1, which the graph loop ignores)."""
+    CUDA device, the pruning loop elsewhere) where top_p is 1, and a backend that samples with top_p otherwise (the
+    static cache loop on CUDA, eager generate elsewhere)."""
     from trace_recipe.generation import GenerationOptions
 
     backend = training_args.generation_backend
     if backend in ("auto", "trl"):
-        backend = "auto" if training_args.top_p == 1.0 or training_args.device.type != "cuda" else "static"
+        cuda = training_args.device.type == "cuda"
+        backend = "auto" if training_args.top_p == 1.0 else ("static" if cuda else "eager")
     return GenerationOptions(
         max_new_tokens=training_args.max_completion_length,
         batch_size=batch_size,

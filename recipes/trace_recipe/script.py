@@ -27,6 +27,8 @@ UNHONOURED_FLAGS: dict[str, tuple[Any, str]] = {
     "eval_strategy": ("no", "the recipes evaluate once, after training (--do_final_eval, --eval_dataset_path)"),
     "do_eval": (False, "the recipes evaluate once, after training (--do_final_eval, --eval_dataset_path)"),
     "do_predict": (False, "the recipes have no prediction step; use recipes/evaluate.py"),
+    "load_in_4bit": (False, "the recipes load full-precision weights (quantized training is not wired in)"),
+    "load_in_8bit": (False, "the recipes load full-precision weights (quantized training is not wired in)"),
 }
 
 # Inherited TRL/transformers flags a user of these recipes commonly sets; `--help` lists them right after the

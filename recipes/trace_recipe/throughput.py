@@ -96,7 +96,7 @@ class ThroughputCallback(TrainerCallback):
 
     def __init__(self, warmup_steps: int = WARMUP_STEPS) -> None:
         self.warmup_steps = warmup_steps
-        self._start: tuple[float, int, int] | None = None  # (time, tokens seen, sequences seen) after warm-up
+        self._start: tuple[float, int, int, int] | None = None  # (time, step, tokens, sequences) after warm-up
         self._sequences = 0
         self._flops_config: tuple[Any, int] | None = None
         self.summary: dict[str, float] = {}
@@ -109,7 +109,7 @@ class ThroughputCallback(TrainerCallback):
         self._sequences += args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
         if state.global_step == self.warmup_steps or (self._start is None and state.global_step > self.warmup_steps):
             self._synchronize()
-            self._start = (time.perf_counter(), int(state.num_input_tokens_seen), self._sequences)
+            self._start = (time.perf_counter(), state.global_step, int(state.num_input_tokens_seen), self._sequences)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         figures = self._figures(args, state)
@@ -126,9 +126,9 @@ class ThroughputCallback(TrainerCallback):
         if self._start is None or state.global_step <= self.warmup_steps:
             return {}
         self._synchronize()
-        start_time, start_tokens, start_sequences = self._start
+        start_time, start_step, start_tokens, start_sequences = self._start
         seconds = time.perf_counter() - start_time
-        steps = state.global_step - self.warmup_steps
+        steps = state.global_step - start_step  # counted from where timing started, a resumed run included
         if seconds <= 0 or steps <= 0:
             return {}
         figures = {"train_seconds_per_step": seconds / steps}

@@ -260,9 +260,29 @@ def test_model_card_names_base_model_data_and_evaluation(tmp_path) -> None:
         script_args=args,
         train_size=640,
         eval_size=248,
-        metrics=None,
+        metrics={"accuracy": 0.5},
     )
     card = Path(path).read_text()
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "dequantized" in card
     assert "640 examples" in card and "248 examples" in card
     assert "| Correct | 50.0% |" in card and "[None]" not in card
+
+
+def test_model_card_names_the_mixture_and_skips_an_earlier_runs_report(tmp_path) -> None:
+    """A run on a dataset mixture names its sources, and an eval.md left by an earlier run is not its evaluation."""
+    from types import SimpleNamespace
+
+    from trace_recipe.model_card import write_model_card
+
+    (tmp_path / "eval.md").write_text("# eval\n\n| metric | value |\n|---|---|\n| Correct | 50.0% |\n")
+    args = SimpleNamespace(
+        generator_seed=0, min_trace_steps=1, max_trace_steps=3, dataset_path=None, num_train_examples=0,
+        datasets=[SimpleNamespace(path="gsm8k/train.jsonl"), SimpleNamespace(path="mawps/train.csv")], num_variants=2,
+    )  # fmt: skip
+    path = write_model_card(
+        str(tmp_path), trainer_name="sft", base_model="embedded:SmolLM2-135M-Instruct", script_args=args,
+        train_size=900, eval_size=None, metrics=None,
+    )  # fmt: skip
+    card = Path(path).read_text()
+    assert "the mixture gsm8k/train.jsonl, mawps/train.csv, with 2 numeric variants per problem" in card
+    assert "| Correct | 50.0% |" not in card

@@ -96,3 +96,19 @@ def test_sft_writes_the_figures_to_all_results(tiny_model_dir, stub_data, tmp_pa
     results = json.loads((tmp_path / "all_results.json").read_text())
     assert results["train_real_tokens_per_second"] > 0 and results["train_seconds_per_step"] > 0
     assert results["num_input_tokens_seen"] > 0
+
+
+def test_a_resumed_run_counts_its_own_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resumed at step 100, seconds per step divide by the steps timed in this process, not by the global step."""
+    clock = [0.0]
+    monkeypatch.setattr(throughput.time, "perf_counter", lambda: clock[0])
+    callback = ThroughputCallback(warmup_steps=2)
+    state = types.SimpleNamespace(global_step=100, num_input_tokens_seen=50_000)
+    for _ in range(5):
+        clock[0] += 2.0
+        state.global_step += 1
+        state.num_input_tokens_seen += 100
+        callback.on_step_end(ARGS, state, None)
+    callback.on_train_end(ARGS, state, None)
+    assert callback.summary["train_seconds_per_step"] == pytest.approx(2.0)
+    assert callback.summary["train_real_tokens_per_second"] == pytest.approx(50.0)
