@@ -766,11 +766,32 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         description=f"Convert GSM-8K problems into verified traces. The last {DEV_SIZE} lines of INPUT are the dev "
         "split: --split train (default) converts only the lines before them, --split dev only those lines.",
     )
-    parser.add_argument("input", type=Path, help="GSM-8K JSONL ({question, answer} per line)")
+    add_converter_arguments(parser, "GSM-8K JSONL ({question, answer} per line)")
+    parser.set_defaults(handler=run_cli)
+
+
+def add_converter_arguments(parser: argparse.ArgumentParser, input_help: str) -> None:
+    """The arguments every `convert-*` command takes: INPUT, --out, --split, --skips."""
+    parser.add_argument("input", type=Path, help=input_help)
     parser.add_argument("--out", type=Path, required=True, help="output JSONL in the dataset line format")
     parser.add_argument("--split", choices=SPLITS, default="train", help="which split to convert (default: train)")
     parser.add_argument("--skips", type=Path, help="also write one 'id<TAB>reason' line per skipped problem here")
-    parser.set_defaults(handler=run_cli)
+
+
+def write_converted(
+    command: str, rows: Sequence[dict[str, Any]], skipped: Sequence[tuple[str, str]], args: argparse.Namespace
+) -> bool:
+    """Write a `convert-*` command's rows to --out and its skips to --skips; False (after one line on stderr) when
+    a file cannot be written."""
+    try:
+        write_jsonl(rows, args.out)
+        if args.skips:
+            args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
+    except (JSONLError, OSError) as err:
+        message = err if isinstance(err, JSONLError) else f"{args.skips}: cannot write ({err.strerror})"
+        print(f"trace-solver {command}: {message}", file=sys.stderr)
+        return False
+    return True
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -782,13 +803,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return 1
     lines = split_lines(text.split("\n"), args.split)  # line by line: a bad line is a skip, not the end of the run
     rows, summary, skipped = convert_lines(lines, args.split)
-    try:
-        write_jsonl(rows, args.out)
-        if args.skips:
-            args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
-    except (JSONLError, OSError) as err:
-        message = err if isinstance(err, JSONLError) else f"{args.skips}: cannot write ({err.strerror})"
-        print(f"trace-solver convert-gsm8k: {message}", file=sys.stderr)
+    if not write_converted("convert-gsm8k", rows, skipped, args):
         return 1
     print(f"convert-gsm8k: split {args.split}, {len(lines)} problems from {args.input} -> {args.out}")
     if args.split == "train" and not lines:

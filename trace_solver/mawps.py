@@ -60,14 +60,15 @@ from trace_solver.gsm8k import (
     SKIP_WRONG_VALUE,
     ConversionSkip,
     Summary,
+    add_converter_arguments,
     content_words,
     count_steps,
     format_summary,
     is_explained,
     name_hint,
     operands,
+    write_converted,
 )
-from trace_solver.jsonl import JSONLError, write_jsonl
 from trace_solver.limits import MAX_EXPRESSION_NODES
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
 
@@ -506,10 +507,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         f"The last {DEV_SIZE} rows are the dev split: --split train (default) converts the rows before them and drops "
         "any whose question is also a dev question; --split dev converts only the dev rows (for evaluation).",
     )
-    parser.add_argument("input", type=Path, help="MAWPS/ASDiv-A CSV")
-    parser.add_argument("--out", type=Path, required=True, help="output JSONL in the dataset line format")
-    parser.add_argument("--split", choices=SPLITS, default="train", help="which split to convert (default: train)")
-    parser.add_argument("--skips", type=Path, help="also write one 'id<TAB>reason' line per skipped problem here")
+    add_converter_arguments(parser, "MAWPS/ASDiv-A CSV")
     parser.set_defaults(handler=run_cli)
 
 
@@ -521,13 +519,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"trace-solver convert-mawps: {err}", file=sys.stderr)
         return 1
     converted, summary, skipped = convert_rows(rows, args.split)
-    try:
-        write_jsonl(converted, args.out)
-        if args.skips:
-            args.skips.write_text("".join(f"{ident}\t{reason}\n" for ident, reason in skipped), encoding="utf-8")
-    except (JSONLError, OSError) as err:
-        message = err if isinstance(err, JSONLError) else f"{args.skips}: cannot write ({err.strerror})"
-        print(f"trace-solver convert-mawps: {message}", file=sys.stderr)
+    if not write_converted("convert-mawps", converted, skipped, args):
         return 1
     print(f"convert-mawps: split {args.split}, {summary.attempted} problems from {args.input} -> {args.out}")
     print(format_summary(summary))
