@@ -5,7 +5,7 @@
     python benchmarks/sft_throughput.py --rows after --model_name_or_path tinyllama-shaped/ -- --num_unfrozen_layers 6
 
 Every row is `recipes/sft.py` itself, in a fresh process, on the recipe's own data, with the row's flags on top of the
-YAML (flags after `--` go to every row). A row trains `--examples` sequences after the callback's warm-up steps and
+YAML (flags after `--` go to every row). A row trains `--examples` sequences (or `--steps` steps) after the warm-up and
 reads the figures that `trace_recipe.throughput.ThroughputCallback` records in the run's `all_results.json`: real
 (non-padding) tokens per second over all processes, MFU against the card's dense bf16 peak, peak GPU memory.
 
@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--config", default=str(ROOT / "recipes/SmolLM2-135M-Instruct/sft.yaml"))
     parser.add_argument("--rows", default="before,after", help="comma list of: before, after, levers, or a lever")
     parser.add_argument("--examples", type=int, default=8192, help="sequences timed per row (after warm-up)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimizer steps timed per row (after warm-up), in place of --examples: every row gets as many steps "
+        "whatever its batch size, so a small-batch row does not take most of the run",
+    )
     parser.add_argument("--model_name_or_path", default=None, help="override the YAML's model")
     parser.add_argument("--out", default=None, help="write the summary JSON here")
     parser.add_argument("--workdir", default=None, help="where the rows' output folders go (default: a temp dir)")
@@ -106,7 +113,9 @@ def effective_batch(config: dict, flags: dict[str, str], extra: list[str]) -> in
 
 def run_row(name: str, flags: dict[str, str], args: argparse.Namespace, extra: list[str], workdir: Path) -> dict:
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-    steps = WARMUP_STEPS + math.ceil(args.examples / effective_batch(config, flags, extra))
+    batch = effective_batch(config, flags, extra)
+    timed_steps = args.steps if args.steps else math.ceil(args.examples / batch)
+    steps = WARMUP_STEPS + timed_steps
     output_dir = workdir / name
     command = [sys.executable, str(ROOT / "recipes/sft.py"), "--config", args.config]
     if args.model_name_or_path:
@@ -128,7 +137,7 @@ def run_row(name: str, flags: dict[str, str], args: argparse.Namespace, extra: l
         "row": name,
         "flags": flags,
         "steps": steps,
-        "timed_sequences": args.examples,
+        "timed_sequences": timed_steps * batch,
         "tokens_per_second": results.get("train_real_tokens_per_second"),
         "mfu": results.get("train_mfu"),
         "peak_memory_gib": results.get("train_peak_memory_gib"),

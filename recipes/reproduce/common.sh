@@ -17,22 +17,22 @@ model=$(python -c "import sys; from trace_recipe.model import resolve_model_path
   "${MODEL:-embedded:SmolLM2-135M-Instruct}" | tail -n 1)
 stamp "data and model ready: $model"
 
-# sft NAME TRAIN_FILE [flags...]: recipes/SmolLM2-135M-Instruct/sft.yaml on a prepared file, evaluated on data/eval.jsonl;
+# sft NAME TRAIN_FILE [flags...]: recipes/SmolLM2-135M-Instruct/sft_synthetic.yaml on a prepared file, evaluated on data/eval.jsonl;
 # flags after these win (the recipe's own default is 4,000 examples x 5 epochs of batch 8 at 5e-4).
 sft() {
   local name=$1 train=$2; shift 2
   stamp "sft $name start"
-  python recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft.yaml --model_name_or_path "$model" \
+  python recipes/sft.py --config recipes/SmolLM2-135M-Instruct/sft_synthetic.yaml --model_name_or_path "$model" \
     --dataset_path "$data/$train" --eval_dataset_path "$data/eval.jsonl" --output_dir "$runs/$name" \
     --save_strategy no --per_device_eval_batch_size 256 "$@" > "$runs/$name.log" 2>&1
   stamp "sft $name done"
 }
 
-# rl NAME SFT_NAME TRAIN_FILE [flags...]: 20 RLOO iterations (recipes/SmolLM2-135M-Instruct/rl.yaml) from an SFT run
+# rl NAME SFT_NAME TRAIN_FILE [flags...]: 20 RLOO iterations (recipes/SmolLM2-135M-Instruct/rl_synthetic.yaml) from an SFT run
 rl() {
   local name=$1 from=$2 train=$3; shift 3
   stamp "rl $name start"
-  python recipes/rl.py --config recipes/SmolLM2-135M-Instruct/rl.yaml --model_name_or_path "$runs/$from" \
+  python recipes/rl.py --config recipes/SmolLM2-135M-Instruct/rl_synthetic.yaml --model_name_or_path "$runs/$from" \
     --dataset_path "$data/$train" --eval_dataset_path "$data/eval.jsonl" --output_dir "$runs/$name" \
     --save_strategy no --per_device_eval_batch_size 256 --max_completion_length 256 "$@" > "$runs/$name.log" 2>&1
   stamp "rl $name done"

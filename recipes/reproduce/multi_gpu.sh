@@ -28,7 +28,7 @@ three_ways() {  # PREFIX SCRIPT BASE_MODEL TRAINABLE_LAYERS [flags...]: 1 GPU, D
   done
 }
 
-three_ways sft recipes/sft.py "$model" 30 --config recipes/SmolLM2-135M-Instruct/sft.yaml --model_name_or_path "$model" \
+three_ways sft recipes/sft.py "$model" 30 --config recipes/SmolLM2-135M-Instruct/sft_synthetic.yaml --model_name_or_path "$model" \
   --dataset_path "$data/train1000.jsonl" --max_steps 60 --per_device_train_batch_size 4 --logging_steps 10 \
   --save_strategy no --do_final_eval false --bf16 true
 bench=(benchmarks/sft_throughput.py --shape tinyllama --num_unfrozen_layers 6 --batch_size 16 --seq_len 512 --steps 20
@@ -37,7 +37,7 @@ launch sft_throughput_tinyllama_1gpu 0 single_gpu.yaml "${bench[@]}" --output_js
 launch sft_throughput_tinyllama_ddp2 0,1 ddp.yaml "${bench[@]}" --output_json "$runs/sft_throughput_tinyllama_ddp2.json"
 launch sft_throughput_tinyllama_fsdp2 0,1 fsdp.yaml "${bench[@]}" --output_json "$runs/sft_throughput_tinyllama_fsdp2.json"
 
-rl_flags=(--config recipes/SmolLM2-135M-Instruct/rl.yaml --dataset_path "$data/train250.jsonl"
+rl_flags=(--config recipes/SmolLM2-135M-Instruct/rl_synthetic.yaml --dataset_path "$data/train250.jsonl"
   --max_completion_length 256 --save_strategy no --do_final_eval false --bf16 true)
 three_ways rl recipes/rl.py "$model" 30 "${rl_flags[@]}" --model_name_or_path "$model" --max_steps 5
 # A TinyLlama-shaped model with random weights and SmolLM2's tokenizer: its completions never stop early, so every

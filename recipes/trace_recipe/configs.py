@@ -234,8 +234,8 @@ def has_accelerator() -> bool:
 
 
 def fill_device_defaults(config: Any) -> None:
-    """Fill `use_cpu`, `bf16` and gradient checkpointing when left unset: bf16 and checkpointing on for a CUDA GPU,
-    off on CPU; `use_cpu` on when the host has no accelerator.
+    """Fill `use_cpu`, `bf16`, `tf32` and gradient checkpointing when left unset: bf16 and checkpointing on for a
+    CUDA GPU (tf32 from Ampere on), off on CPU; `use_cpu` on when the host has no accelerator.
 
     TRL turns both on everywhere; on CPU bf16 fails without `use_cpu` and checkpointing only costs time. Values the
     user set (flag or YAML) are kept: the fields default to None so that "unset" can be told apart.
@@ -252,6 +252,8 @@ def fill_device_defaults(config: Any) -> None:
         config.ddp_find_unused_parameters = False
     if config.bf16 is None:
         config.bf16 = on_gpu and not config.fp16 and torch.cuda.is_bf16_supported()
+    if config.tf32 is None:  # the fp32 matmuls outside bf16 autocast (and all of them with bf16 off) on tensor cores
+        config.tf32 = on_gpu and torch.cuda.get_device_capability()[0] >= 8
     # transformers >= 5.18 renamed gradient_checkpointing to activation_checkpointing (the old name mirrors the new).
     new_name = "activation_checkpointing" if hasattr(config, "activation_checkpointing") else None
     explicit = config.gradient_checkpointing
@@ -266,6 +268,7 @@ def fill_device_defaults(config: Any) -> None:
 
 
 _BF16_HELP = "bf16 mixed precision. Default: on for a CUDA GPU, off on CPU."
+_TF32_HELP = "TF32 tensor cores for fp32 matmuls. Default: on for an Ampere or newer CUDA GPU, off elsewhere."
 _CHECKPOINTING_HELP = "Gradient checkpointing. Default: on for a CUDA GPU, off on CPU."
 
 
@@ -275,6 +278,7 @@ class TraceSFTConfig(SFTConfig):
     the throughput figures, and `group_by_length` on every transformers version."""
 
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
+    tf32: bool | None = field(default=None, metadata={"help": _TF32_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     include_num_input_tokens_seen: str = field(
         default="non_padding",
@@ -302,6 +306,7 @@ class TraceRLOOConfig(RLOOConfig):
     """
 
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
+    tf32: bool | None = field(default=None, metadata={"help": _TF32_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     num_generations: int | None = field(default=8, metadata={"help": "Completions sampled per prompt."})
     generation_backend: str = field(

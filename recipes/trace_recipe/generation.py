@@ -397,8 +397,9 @@ class _GraphDecoder:
     float logits. Sampling uses the Gumbel-max trick (the same distribution as generate's, other random numbers).
 
     A decoder owns fixed shapes (batch size, padded prompt length, token budget) and is kept on the model (see
-    `_graph_decoder`), so later calls with the same shapes (greedy, then self-consistency samples; the next
-    evaluation) replay the compiled graph instead of compiling again.
+    `_graph_decoder`, two shapes at most), so later calls with the same shapes (greedy, then self-consistency
+    samples; the next evaluation; RL sampling after a dev evaluation) replay the compiled graph instead of compiling
+    again.
     """
 
     def __init__(self, model: PreTrainedModel, key: tuple[Any, ...], compile_step: bool) -> None:
@@ -471,22 +472,28 @@ class _GraphDecoder:
         return [cut_at_eos(row, self.eos_token_ids, keep_eos) for row in new_tokens]
 
 
-# Attribute holding a model's decoder (the latest shapes only: its static cache is the largest extra memory). On the
-# model rather than in a module-level dict, so that the decoder is freed with the model.
-_DECODER_ATTRIBUTE = "_trace_recipe_graph_decoder"
+# Attribute holding a model's decoders by shape, most recently used last. On the model rather than in a module-level
+# dict, so that the decoders are freed with the model. Two are kept: RL samples at one shape and evaluates on a dev
+# set at another, and rebuilding a decoder means compiling its step again (tens of seconds); each holds a static
+# cache, the largest extra memory, so no more than that.
+_DECODER_ATTRIBUTE = "_trace_recipe_graph_decoders"
+MAX_GRAPH_DECODERS = 2
 
 
 def _graph_decoder(model: PreTrainedModel, key: tuple[Any, ...], compile_step: bool) -> _GraphDecoder:
-    decoder = model.__dict__.get(_DECODER_ATTRIBUTE)
-    if decoder is None or decoder.key != key or decoder.compiled != compile_step:
-        free_graph_decoder(model)  # free the old cache before allocating the new one
+    decoders: dict[tuple[Any, ...], _GraphDecoder] = model.__dict__.setdefault(_DECODER_ATTRIBUTE, {})
+    full_key = (*key, compile_step)
+    decoder = decoders.pop(full_key, None)
+    if decoder is None:
+        while len(decoders) >= MAX_GRAPH_DECODERS:  # free the least recently used cache before allocating a new one
+            decoders.pop(next(iter(decoders)))
         decoder = _GraphDecoder(model, key, compile_step)
-        model.__dict__[_DECODER_ATTRIBUTE] = decoder  # plain attribute, not a submodule or buffer
+    decoders[full_key] = decoder  # plain attribute, not a submodule or buffer
     return decoder
 
 
 def free_graph_decoder(model: PreTrainedModel) -> None:
-    """Drop the graph backend's static cache and compiled step kept on `model` (e.g. before training resumes)."""
+    """Drop the graph backend's static caches and compiled steps kept on `model` (e.g. before training resumes)."""
     model.__dict__.pop(_DECODER_ATTRIBUTE, None)
 
 

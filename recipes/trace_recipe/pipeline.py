@@ -112,6 +112,11 @@ def train_and_save(trainer: Any, checkpoint: str | None, log: Any = print) -> No
     trainer.save_state()
     trainer.save_model(trainer.args.output_dir)
     log(f"model saved to {trainer.args.output_dir}")
+    from accelerate.utils import release_memory
+
+    # The allocator keeps the training activations' blocks reserved: give them back to the device before the
+    # evaluation allocates its static caches (and to other runs sharing the GPU)
+    release_memory()
     if trainer.is_world_process_zero():
         from trace_recipe.plots import plot_training_curves  # lazy: matplotlib
 

@@ -68,9 +68,10 @@ def test_rl_reference_model_loads_on_this_process_device(tmp_path):
 
 
 def test_cpu_defaults_turn_bf16_and_checkpointing_off():
-    """On a host without a GPU, unset bf16 and gradient checkpointing resolve to off and use_cpu to on."""
+    """On a host without a GPU, unset bf16, tf32 and gradient checkpointing resolve to off and use_cpu to on."""
     _, training_args, _ = parse(sft.make_parser(), "--output_dir", "out")
     assert (training_args.bf16, training_args.gradient_checkpointing, training_args.use_cpu) == (False, False, True)
+    assert training_args.tf32 is False
 
 
 def test_explicit_checkpointing_is_kept_on_cpu():
@@ -85,13 +86,18 @@ def test_gpu_defaults_turn_bf16_and_checkpointing_on(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    unset = SimpleNamespace(use_cpu=False, fp16=False, bf16=None, gradient_checkpointing=None,
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (9, 0))
+    unset = SimpleNamespace(use_cpu=False, fp16=False, bf16=None, tf32=None, gradient_checkpointing=None,
                             activation_checkpointing=None, ddp_find_unused_parameters=None)  # fmt: skip
     fill_device_defaults(unset)
-    assert unset.bf16 is True and unset.activation_checkpointing is True
-    explicit = SimpleNamespace(**{**vars(unset), "bf16": False, "gradient_checkpointing": False})
+    assert unset.bf16 is True and unset.tf32 is True and unset.activation_checkpointing is True
+    explicit = SimpleNamespace(**{**vars(unset), "bf16": False, "tf32": False, "gradient_checkpointing": False})
     fill_device_defaults(explicit)
-    assert explicit.bf16 is False and explicit.activation_checkpointing is False
+    assert explicit.bf16 is False and explicit.tf32 is False and explicit.activation_checkpointing is False
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 0))  # V100: no TF32
+    older = SimpleNamespace(**{**vars(unset), "bf16": None, "tf32": None, "gradient_checkpointing": None})
+    fill_device_defaults(older)
+    assert older.tf32 is False
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -157,13 +163,37 @@ def test_accelerate_configs_load_with_accelerates_own_reader(name, kind):
 
 
 def test_embedded_model_recipes_train_the_same_layers_in_sft_and_rl():
-    """SmolLM2: all 30 layers in SFT and in RL (RL must not freeze what SFT trained), RL prompted with the SFT set
-    (same size and seed), the measured 4,000 examples x 5 epochs, then the seed's 20 RL iterations."""
+    """SmolLM2, synthetic pair: all 30 layers in SFT and in RL (RL must not freeze what SFT trained), RL prompted with
+    the SFT set (same size and seed), the measured 4,000 examples x 5 epochs, then 20 RL iterations."""
     folder = ROOT / "recipes" / "SmolLM2-135M-Instruct"
-    script_args, training_args, model_args = parse(sft.make_parser(), "--config", str(folder / "sft.yaml"))
-    rl_script_args, rl_args, _ = parse(rl.make_parser(), "--config", str(folder / "rl.yaml"))
+    script_args, training_args, model_args = parse(sft.make_parser(), "--config", str(folder / "sft_synthetic.yaml"))
+    rl_script_args, rl_args, rl_model = parse(rl.make_parser(), "--config", str(folder / "rl_synthetic.yaml"))
     assert model_args.model_name_or_path == EMBEDDED_MODEL
+    assert rl_model.model_name_or_path == training_args.output_dir
     assert script_args.num_unfrozen_layers == rl_script_args.num_unfrozen_layers == 30
     assert script_args.num_train_examples == rl_script_args.num_train_examples == 4000
     assert script_args.generator_seed == rl_script_args.generator_seed
     assert training_args.num_train_epochs == 5 and rl_args.max_steps == 20
+
+
+def test_real_text_recipes_share_their_sources_and_never_train_on_dev():
+    """SmolLM2, real pair: SFT and RL read the same GSM-8K and MAWPS/ASDiv-A files with their dev rows cut off
+    (`train[:-500]`, `train[:-300]`), evaluate on both dev splits, RL starts from SFT's output with the prompt filter
+    on, and no KL term (TRL would fold it into the rewards before counting zero-std groups)."""
+    from trace_solver import gsm8k, mawps
+
+    folder = ROOT / "recipes" / "SmolLM2-135M-Instruct"
+    script_args, training_args, _ = parse(sft.make_parser(), "--config", str(folder / "sft.yaml"))
+    rl_script_args, rl_args, rl_model = parse(rl.make_parser(), "--config", str(folder / "rl.yaml"))
+    sources = {(entry.path, entry.split) for entry in script_args.datasets}
+    assert sources == {(entry.path, entry.split) for entry in rl_script_args.datasets}
+    assert {split for _, split in sources} == {f"train[:-{gsm8k.DEV_SIZE}]", f"train[:-{mawps.DEV_SIZE}]"}
+    for args in (script_args, rl_script_args):
+        assert {"gsm8k_dev", "mawps_dev", "synthetic"} <= set(args.eval_sets)
+        assert args.gsm8k_path in {path for path, _ in sources} and args.mawps_path in {path for path, _ in sources}
+    assert script_args.num_variants > 0 and script_args.num_train_examples > 0  # variants and generated traces
+    assert rl_script_args.num_variants == 0 and rl_script_args.num_train_examples == 0  # real prompts only
+    assert rl_model.model_name_or_path == training_args.output_dir
+    assert script_args.num_unfrozen_layers == rl_script_args.num_unfrozen_layers == 30
+    assert rl_script_args.filter_num_samples > 1 and rl_script_args.dev_eval_set == "gsm8k_dev"
+    assert rl_args.beta == 0.0

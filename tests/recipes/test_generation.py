@@ -90,15 +90,33 @@ def test_progress_bar_counts_every_completion(tiny_llama, prompts, capsys) -> No
 
 
 def test_graph_decoder_is_reused_across_calls(tiny_llama, prompts) -> None:
-    """Greedy then sampling with the same shapes share one decoder (one compiled graph); release drops it."""
+    """Greedy then sampling with the same shapes share one decoder (one compiled graph); freeing drops it."""
     from trace_recipe.generation import _DECODER_ATTRIBUTE, free_graph_decoder
 
+    free_graph_decoder(tiny_llama)  # the model is shared with earlier tests
     generate(tiny_llama, prompts, backend="graph")
-    decoder = tiny_llama.__dict__[_DECODER_ATTRIBUTE]
+    (decoder,) = tiny_llama.__dict__[_DECODER_ATTRIBUTE].values()
     generate(tiny_llama, prompts, backend="graph", do_sample=True, seed=0)
-    assert tiny_llama.__dict__[_DECODER_ATTRIBUTE] is decoder
+    assert list(tiny_llama.__dict__[_DECODER_ATTRIBUTE].values()) == [decoder]
     free_graph_decoder(tiny_llama)
     assert _DECODER_ATTRIBUTE not in tiny_llama.__dict__
+
+
+def test_two_shapes_keep_their_decoders_and_a_third_evicts_the_oldest(tiny_llama, prompts) -> None:
+    """RL sampling and dev evaluation alternate between two shapes without rebuilding (recompiling) either
+    decoder; a third shape frees the least recently used one."""
+    from trace_recipe.generation import _DECODER_ATTRIBUTE, free_graph_decoder
+
+    free_graph_decoder(tiny_llama)  # the model is shared with earlier tests
+    generate(tiny_llama, prompts, backend="graph", batch_size=4)
+    decoders = tiny_llama.__dict__[_DECODER_ATTRIBUTE]
+    first = next(iter(decoders.values()))
+    generate(tiny_llama, prompts, backend="graph", batch_size=2)
+    generate(tiny_llama, prompts, backend="graph", batch_size=4)  # back to the first shape: the same decoder
+    assert len(decoders) == 2 and list(decoders.values())[-1] is first
+    generate(tiny_llama, prompts, backend="graph", batch_size=3)
+    assert len(decoders) == 2 and first in decoders.values()  # the batch-2 decoder was the least recently used
+    assert sorted(key[0] for key in decoders) == [3, 4]
 
 
 def test_sorting_by_length_keeps_the_callers_order(tiny_llama, prompts) -> None:

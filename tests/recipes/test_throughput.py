@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import types
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from conftest import load_script
 from test_sft import run_sft
 
 from trace_recipe import throughput
@@ -112,3 +115,31 @@ def test_a_resumed_run_counts_its_own_steps(monkeypatch: pytest.MonkeyPatch) -> 
     callback.on_train_end(ARGS, state, None)
     assert callback.summary["train_seconds_per_step"] == pytest.approx(2.0)
     assert callback.summary["train_real_tokens_per_second"] == pytest.approx(50.0)
+
+
+def test_benchmark_times_as_many_steps_in_every_row_with_steps(monkeypatch, tmp_path) -> None:
+    """`benchmarks/sft_throughput.py --steps N` gives each row N timed steps after warm-up whatever its batch, and
+    reports the sequences that makes; without it, rows time `--examples` sequences."""
+    from trace_recipe.throughput import WARMUP_STEPS
+
+    benchmark = load_script("benchmarks/sft_throughput.py")
+    commands: list[list[str]] = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        output_dir = Path(command[command.index("--output_dir") + 1])
+        output_dir.mkdir(parents=True)
+        (output_dir / "all_results.json").write_text('{"train_real_tokens_per_second": 10.0}', encoding="utf-8")
+        return SimpleNamespace(returncode=0, stdout="", stderr="")
+
+    monkeypatch.setattr(benchmark.subprocess, "run", fake_run)
+    args, extra = benchmark.parse_args(["--steps", "40", "--rows", "before,batch_64"])
+    rows = [
+        benchmark.run_row(name, flags, args, extra, tmp_path) for name, flags in benchmark.row_flags(args.rows).items()
+    ]
+    assert [row["steps"] for row in rows] == [WARMUP_STEPS + 40] * 2
+    assert [row["timed_sequences"] for row in rows] == [40 * 8, 40 * 64]
+    assert all(command[command.index("--max_steps") + 1] == str(WARMUP_STEPS + 40) for command in commands)
+    args, extra = benchmark.parse_args(["--examples", "640", "--rows", "batch_64"])
+    (row,) = [benchmark.run_row(n, f, args, extra, tmp_path / "b") for n, f in benchmark.row_flags(args.rows).items()]
+    assert row["steps"] == WARMUP_STEPS + 10 and row["timed_sequences"] == 640
