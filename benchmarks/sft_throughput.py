@@ -61,7 +61,12 @@ LEVERS = {
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "recipes/SmolLM2-135M-Instruct/sft.yaml"))
-    parser.add_argument("--rows", default="before,after", help="comma list of: before, after, levers, or a lever")
+    parser.add_argument(
+        "--rows",
+        default="before,after",
+        help="comma list of: before, after, levers, a lever, or before/after with flags added after '+' "
+        "(after+per_device_train_batch_size=128)",
+    )
     parser.add_argument("--examples", type=int, default=8192, help="sequences timed per row (after warm-up)")
     parser.add_argument(
         "--steps",
@@ -85,7 +90,12 @@ def row_flags(names: str) -> dict[str, dict[str, str]]:
     """Row name -> flag overrides on top of the YAML."""
     rows: dict[str, dict[str, str]] = {}
     for name in filter(None, (part.strip() for part in names.split(","))):
-        if name == "before":
+        if "+" in name:  # before/after with flags of its own: after+per_device_train_batch_size=128+learning_rate=1e-3
+            base, *overrides = name.split("+")
+            if base not in ("before", "after") or not all("=" in item for item in overrides):
+                raise SystemExit(f"error: row {name!r}: write before+flag=value or after+flag=value[+flag=value]")
+            rows[name] = {**(BEFORE if base == "before" else {}), **dict(item.split("=", 1) for item in overrides)}
+        elif name == "before":
             rows["before"] = dict(BEFORE)
         elif name == "after":
             rows["after"] = {}
@@ -94,7 +104,10 @@ def row_flags(names: str) -> dict[str, dict[str, str]]:
         elif name in LEVERS:
             rows[name] = {**BEFORE, **LEVERS[name]}
         else:
-            raise SystemExit(f"error: unknown row {name!r}: choose before, after, levers or one of {', '.join(LEVERS)}")
+            raise SystemExit(
+                f"error: unknown row {name!r}: choose before, after, levers, one of {', '.join(LEVERS)}, or "
+                "before/after+flag=value"
+            )
     return rows
 
 

@@ -143,3 +143,18 @@ def test_benchmark_times_as_many_steps_in_every_row_with_steps(monkeypatch, tmp_
     args, extra = benchmark.parse_args(["--examples", "640", "--rows", "batch_64"])
     (row,) = [benchmark.run_row(n, f, args, extra, tmp_path / "b") for n, f in benchmark.row_flags(args.rows).items()]
     assert row["steps"] == WARMUP_STEPS + 10 and row["timed_sequences"] == 640
+
+
+def test_benchmark_rows_take_flags_after_a_plus() -> None:
+    """`after+flag=value` is the YAML with that flag on top; `before+...` the old settings with it; a malformed row is
+    refused naming the syntax."""
+    benchmark = load_script("benchmarks/sft_throughput.py")
+    rows = benchmark.row_flags("after,after+per_device_train_batch_size=128+learning_rate=1e-3,before+tf32=true")
+    assert rows["after"] == {}
+    assert rows["after+per_device_train_batch_size=128+learning_rate=1e-3"] == {
+        "per_device_train_batch_size": "128",
+        "learning_rate": "1e-3",
+    }
+    assert rows["before+tf32=true"] == {**benchmark.BEFORE, "tf32": "true"}
+    with pytest.raises(SystemExit, match="flag=value"):
+        benchmark.row_flags("after+tf32")
