@@ -50,6 +50,11 @@ class EvalScriptArguments:
     mawps_path: str | None = field(default=None, metadata={"help": "The MAWPS/ASDiv-A train.csv."})
     num_eval_examples: int = field(default=248, metadata={"help": "Size of each generated set (as the recipes)."})
     generator_seed: int = field(default=0, metadata={"help": "Seed of the generated sets (as the recipes)."})
+    experts: list[str] | None = field(
+        default=None, metadata={"help": "Experts of the generated sets (default: all, as the recipes)."}
+    )
+    min_trace_steps: int = field(default=1, metadata={"help": "Fewest operation steps in a generated question."})
+    max_trace_steps: int = field(default=3, metadata={"help": "Most operation steps in a generated question."})
     max_examples: int | None = field(default=None, metadata={"help": "Evaluate only the first N rows."})
     output_dir: str | None = field(default=None, metadata={"help": "Report folder (default: <model folder>/eval)."})
     name: str | None = field(default=None, metadata={"help": "Report file stem (default: the dataset file's stem)."})
@@ -130,7 +135,7 @@ def check_eval_inputs(args: EvalScriptArguments) -> None:
 
 def eval_jobs(args: EvalScriptArguments) -> list[tuple[str, Any, str]]:
     """(report name, dataset, label) for --dataset_path and each of --eval_sets, in that order."""
-    from trace_recipe.eval_sets import load_eval_set
+    from trace_recipe.eval_sets import load_eval_set_for
 
     jobs = []
     if args.dataset_path:
@@ -140,14 +145,7 @@ def eval_jobs(args: EvalScriptArguments) -> list[tuple[str, Any, str]]:
             (name, load_eval_dataset(args.dataset_path, args.dataset_format, args.dataset_split), args.dataset_path)
         )
     for set_name in args.eval_sets:
-        dataset = load_eval_set(
-            set_name,
-            gsm8k_path=args.gsm8k_path,
-            mawps_path=args.mawps_path,
-            num_examples=args.num_eval_examples,
-            seed=args.generator_seed,
-        )
-        jobs.append((set_name, dataset, set_name))
+        jobs.append((set_name, load_eval_set_for(set_name, args), set_name))
     if args.max_examples is not None:
         jobs = [(name, data.select(range(min(args.max_examples, len(data)))), label) for name, data, label in jobs]
     return jobs

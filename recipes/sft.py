@@ -84,11 +84,11 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
     # Train, then save model, tokenizer, metrics, trainer_state.json and training_curves.png
     train_and_save(trainer, checkpoint, log=log)
 
-    # Evaluate on the held-out set (unless --do_final_eval false)
+    # Evaluate on the held-out set and on the named eval_sets (unless --do_final_eval false)
     metrics = final_evaluation(trainer, tokenizer, eval_dataset, script_args, training_args)
-    # Model card: base model, data and the evaluation table (TRL's names no base model for a local folder)
-    write_card(trainer, base_model, script_args, train_dataset, eval_dataset, metrics)
-    evaluate_after_training(trainer, tokenizer, eval_sets, script_args, training_args)
+    set_results = evaluate_after_training(trainer, tokenizer, eval_sets, script_args, training_args)
+    # Model card: base model, data and the evaluation tables (TRL's names no base model for a local folder)
+    write_card(trainer, base_model, script_args, train_dataset, eval_dataset, metrics, set_results)
     return trainer
 
 

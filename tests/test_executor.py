@@ -333,3 +333,25 @@ def test_transfer_past_the_magnitude_limit_is_an_execution_error():
     )
     outcome = execute(text)
     assert (outcome.status, outcome.code, outcome.step) == (Status.EXECUTION_ERROR, "limit_exceeded", 2)
+
+
+def test_read_steps_gives_the_checked_steps_that_execute_runs() -> None:
+    """`read_steps` expands shorthand and reads numbers as Fractions, and refuses what `execute` refuses."""
+    from trace_solver.executor import read_steps
+    from trace_solver.outcome import TraceError
+
+    document = {
+        "expert": "arithmetic",
+        "trace": [
+            {"init": "a", "value": "1/2"},
+            {"compute": {"op": "mul", "args": ["a", 4], "var": "b"}},
+            {"query": "b"},
+        ],
+    }
+    kinds, params = read_steps(document)
+    assert [kind.name for kind in kinds] == ["init", "compute", "query"]
+    assert params[0]["value"] == Fraction(1, 2) and params[1]["args"] == ["a", Fraction(4)]
+    document["trace"][1]["compute"]["args"] = ["missing", 4]
+    with pytest.raises(TraceError) as refused:
+        read_steps(document)
+    assert refused.value.code == execute(document).code == "undefined_variable"

@@ -46,6 +46,13 @@ def execute(trace: str | dict[str, Any], *, extract: bool = True) -> Outcome:
         )
 
 
+def read_steps(document: Any) -> tuple[list[StepKind], list[dict[str, Any]]]:
+    """The steps of a loaded trace document as the executor runs them: each step's kind and its checked parameters
+    (shorthand expanded, numbers and numeric operands as Fractions). Raises TraceError where `execute` would refuse
+    the trace before running it."""
+    return _validate_steps(*_read_document(document))
+
+
 def _registered_expert(document: Any) -> str | None:
     """The document's expert if it names a registered one, so early schema errors still report it."""
     if isinstance(document, dict) and get_expert(document.get("expert")) is not None:

@@ -12,11 +12,11 @@ source "$(dirname "$0")/common.sh"
 for stage in sft rl; do
   from=$model; [ "$stage" = rl ] && from=$runs/sft
   stamp "recipe $stage start"
-  accelerate launch "recipes/$stage.py" --config "recipes/SmolLM2-135M-Instruct/$stage.yaml" \
+  accelerate launch "recipes/$stage.py" --config "recipes/SmolLM2-135M-Instruct/${stage}_synthetic.yaml" \
     --model_name_or_path "$from" --output_dir "$runs/$stage" > "$runs/$stage.log" 2>&1
   stamp "recipe $stage done"
 done
 [ -n "$gsm8k" ] && evaluate sft gsm8k_dev.jsonl gsm8k_dev --self_consistency 8
-# data/train4000.jsonl is byte-identical to the 4,000 examples sft.yaml generates for itself
+# data/train4000.jsonl is byte-identical to the 4,000 examples sft_synthetic.yaml generates for itself
 sft sft_seed43 train4000.jsonl --seed 43
 stamp done

@@ -137,14 +137,9 @@ class TraceScriptArguments(ScriptArguments, DatasetMixtureConfig):
         that a missing file stops the run at once. `synthetic` is the held-out set the generator makes for training."""
         if not self.do_final_eval:
             return {}
-        from trace_recipe.eval_sets import load_eval_set
+        from trace_recipe.eval_sets import load_eval_set_for
 
-        options = {"num_examples": self.num_eval_examples, "seed": self.generator_seed, "experts": self.experts}
-        steps = {"min_steps": self.min_trace_steps, "max_steps": self.max_trace_steps}
-        return {
-            name: load_eval_set(name, gsm8k_path=self.gsm8k_path, mawps_path=self.mawps_path, **options, **steps)
-            for name in self.eval_sets
-        }
+        return {name: load_eval_set_for(name, self) for name in self.eval_sets}
 
 
 @dataclass
@@ -206,20 +201,11 @@ class RLScriptArguments(TraceScriptArguments):
         None when dev evaluation is off."""
         if self.dev_eval_steps <= 0:
             return None
-        from trace_recipe.eval_sets import EVAL_SETS, EvalSetError, load_eval_set
+        from trace_recipe.eval_sets import EVAL_SETS, EvalSetError, load_eval_set_for
 
         if self.dev_eval_set is None:
             raise EvalSetError(f"--dev_eval_steps needs --dev_eval_set: one of {', '.join(EVAL_SETS)}")
-        dev = load_eval_set(
-            self.dev_eval_set,
-            gsm8k_path=self.gsm8k_path,
-            mawps_path=self.mawps_path,
-            num_examples=self.num_eval_examples,
-            seed=self.generator_seed,
-            experts=self.experts,
-            min_steps=self.min_trace_steps,
-            max_steps=self.max_trace_steps,
-        )
+        dev = load_eval_set_for(self.dev_eval_set, self)
         if self.dev_eval_examples is not None:
             dev = dev.select(range(min(self.dev_eval_examples, len(dev))))
         return dev

@@ -76,6 +76,22 @@ def load_eval_set(
     return rows_to_dataset(generate_splits(0, num_examples, seed, **options)[1])
 
 
+def load_eval_set_for(name: str, args: Any) -> Dataset:
+    """`load_eval_set` with the options a run was given: `gsm8k_path`, `mawps_path`, `num_eval_examples`,
+    `generator_seed`, `experts`, `min_trace_steps`, `max_trace_steps` (the recipes' script arguments and
+    `recipes/evaluate.py`'s all have them), so that every caller builds a named set the same way."""
+    return load_eval_set(
+        name,
+        gsm8k_path=args.gsm8k_path,
+        mawps_path=args.mawps_path,
+        num_examples=args.num_eval_examples,
+        seed=args.generator_seed,
+        experts=args.experts,
+        min_steps=args.min_trace_steps,
+        max_steps=args.max_trace_steps,
+    )
+
+
 def _whole_train_split(path: str) -> list[dict[str, Any]]:
     from trl.scripts.utils import DatasetConfig
 

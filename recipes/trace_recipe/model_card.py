@@ -62,13 +62,15 @@ def write_model_card(
     train_size: int,
     eval_size: int | None,
     metrics: Mapping[str, Any] | None,
+    set_results: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """Write `<output_dir>/README.md` (main process only) and return its path."""
+    """Write `<output_dir>/README.md` (main process only) and return its path. `metrics` is the held-out
+    evaluation's, `set_results` the named `eval_sets` results (one table), each None when it did not run."""
     from huggingface_hub import ModelCard, ModelCardData
 
     hub_id, description = base_model_of(base_model)
     data = ModelCardData(base_model=hub_id, library_name="transformers", tags=["trl", trainer_name, "trace-recipe"])
-    evaluation = _evaluation_markdown(output_dir, metrics)
+    evaluation = _evaluation_markdown(output_dir, metrics, set_results)
     command = shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
     body = "\n".join(
         [
@@ -96,16 +98,27 @@ def write_model_card(
     return path
 
 
-def _evaluation_markdown(output_dir: str, metrics: Mapping[str, Any] | None) -> str:
-    """The evaluation report's tables (`eval.md`), else its summary line, else a note that none ran."""
+def _evaluation_markdown(
+    output_dir: str, metrics: Mapping[str, Any] | None, set_results: Mapping[str, Mapping[str, Any]] | None
+) -> str:
+    """The named sets' table, then the held-out evaluation's tables (`eval.md`, else its summary line); a note when
+    neither ran."""
+    parts = []
+    if set_results:
+        from trace_recipe.eval_sets import combined_table
+
+        parts.append(_without_title(combined_table(set_results)))
     report = os.path.join(output_dir, "eval.md")
     if metrics and os.path.isfile(report):  # without this run's metrics an eval.md is an earlier run's
         with open(report, encoding="utf-8") as handle:
-            text = handle.read().strip()
-        lines = text.splitlines()
-        return "\n".join(lines[1:]).strip() if lines and lines[0].startswith("# ") else text  # drop its title
-    if metrics:
+            parts.append(_without_title(handle.read()))
+    elif metrics:
         from trace_recipe.evaluation import summary_line
 
-        return summary_line(metrics)
-    return "No final evaluation was run (`--do_final_eval false`); see `recipes/evaluate.py`."
+        parts.append(summary_line(metrics))
+    return "\n\n".join(parts) or "No final evaluation was run (`--do_final_eval false`); see `recipes/evaluate.py`."
+
+
+def _without_title(markdown: str) -> str:
+    lines = markdown.strip().splitlines()
+    return "\n".join(lines[1:]).strip() if lines and lines[0].startswith("# ") else markdown.strip()

@@ -186,8 +186,9 @@ def write_card(
     train_dataset: Any,
     eval_dataset: Any,
     metrics: dict[str, Any] | None,
+    set_results: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Write the model card README.md (base model, data, evaluation table) to output_dir on the main process."""
+    """Write the model card README.md (base model, data, evaluation tables) to output_dir on the main process."""
     if not trainer.is_world_process_zero():
         return
     from trace_recipe.model_card import write_model_card
@@ -201,6 +202,7 @@ def write_card(
         train_size=len(train_dataset),
         eval_size=None if eval_dataset is None else len(eval_dataset),
         metrics=metrics,
+        set_results=set_results,
     )
 
 

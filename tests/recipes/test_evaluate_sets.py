@@ -133,3 +133,22 @@ def test_unknown_eval_set_in_a_recipe_is_refused_when_parsed():
     sft = load_script("recipes/sft.py")
     with pytest.raises(ValueError, match="gsm8k_test"):
         sft.make_parser().parse_args_and_config(args=["--output_dir", "out", "--eval_sets", "gsm8k_test"])
+
+
+def test_evaluate_builds_a_generated_set_as_the_recipes_do():
+    """`recipes/evaluate.py --eval_sets synthetic` with a recipe's generator options (experts, steps, size, seed) gets
+    exactly the set that recipe evaluates on, and the options change it."""
+    sft = load_script("recipes/sft.py")
+    options = ["--eval_sets", "synthetic", "--num_eval_examples", "6", "--generator_seed", "4"]
+    options += ["--experts", "arithmetic", "comparison", "--min_trace_steps", "2", "--max_trace_steps", "4"]
+    script_args = sft.make_parser().parse_args_and_config(args=["--output_dir", "out", *options])[0]
+    recipe_set = script_args.load_eval_sets()["synthetic"]
+    from trl import TrlParser
+
+    parser = TrlParser((evaluate.EvalScriptArguments,))
+    (eval_args,) = parser.parse_args_and_config(args=["--model_name_or_path", "m", *options])
+    ((name, evaluate_set, _),) = evaluate.eval_jobs(eval_args)
+    assert name == "synthetic" and _questions(evaluate_set) == _questions(recipe_set)
+    assert {row["expert"] for row in evaluate_set} <= {"arithmetic", "comparison"}
+    default_args = parser.parse_args_and_config(args=["--model_name_or_path", "m", *options[:6]])[0]
+    assert _questions(evaluate.eval_jobs(default_args)[0][1]) != _questions(recipe_set)

@@ -286,3 +286,23 @@ def test_model_card_names_the_mixture_and_skips_an_earlier_runs_report(tmp_path)
     card = Path(path).read_text()
     assert "the mixture gsm8k/train.jsonl, mawps/train.csv, with 2 numeric variants per problem" in card
     assert "| Correct | 50.0% |" not in card
+
+
+def test_model_card_holds_the_named_sets_table(tmp_path) -> None:
+    """A run that evaluates named sets (eval_sets:) puts their table in the card, not a note that nothing ran."""
+    from types import SimpleNamespace
+
+    from trace_recipe.model_card import write_model_card
+
+    args = SimpleNamespace(generator_seed=0, min_trace_steps=1, max_trace_steps=3, dataset_path=None)
+    results = {
+        "gsm8k_dev": {"n": 500, "correct": 51, "accuracy": 0.102, "parse_rate": 0.996, "valid_rate": 0.908},
+        "mawps_dev": {"n": 300, "correct": 246, "accuracy": 0.82, "parse_rate": 1.0, "valid_rate": 0.973},
+    }
+    path = write_model_card(
+        str(tmp_path), trainer_name="sft", base_model="embedded:SmolLM2-135M-Instruct", script_args=args,
+        train_size=900, eval_size=None, metrics=None, set_results=results,
+    )  # fmt: skip
+    card = Path(path).read_text()
+    assert "| gsm8k_dev | 500 | 10.2% (51/500) |" in card and "| mawps_dev | 300 | 82.0% (246/300) |" in card
+    assert "No final evaluation" not in card and "\n# Evaluation\n" not in card  # the table without its title
