@@ -47,7 +47,17 @@ FUNCTIONS: dict[str, Callable[..., Fraction]] = {
     "ceil": lambda x: Fraction(math.ceil(x)),
 }
 
-_BINARY = {ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow}
+# The binary operators a formula may use, by the name of the compute op that does the same
+OPERATOR_NAMES: dict[type[ast.operator], str] = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
+    ast.Pow: "pow",
+}
+_BINARY = set(OPERATOR_NAMES)
 _UNARY = {ast.USub, ast.UAdd}
 
 

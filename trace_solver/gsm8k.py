@@ -72,7 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from trace_solver.builder import TraceBuilder
-from trace_solver.expressions import ExpressionError, evaluate_tree, parse_arithmetic
+from trace_solver.expressions import OPERATOR_NAMES, ExpressionError, evaluate_tree, parse_arithmetic
 from trace_solver.files import read_text
 from trace_solver.jsonl import JSONLError, parse_line, write_jsonl
 from trace_solver.numbers import NumberError, answers_match, format_number, normalize_question, parse_number
@@ -156,15 +156,6 @@ _CLAUSE_WORDS = frozenset("and or but then so because if when while which that w
 _MAX_NAME_WORDS = 2
 _LOOKAHEAD_TOKENS = 5
 
-_OPS: dict[type[ast.operator], str] = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.FloorDiv: "floordiv",
-    ast.Mod: "mod",
-    ast.Pow: "pow",
-}
 _ASSOCIATIVE = (ast.Add, ast.Mult)
 _LEFT_FOLD = (ast.Sub, ast.Div)  # the solver folds sub/div left to right, so a-b-c is one step
 _RESULT_NAMES = {
@@ -500,7 +491,7 @@ class EquationWiring:
             return inner if isinstance(node.op, ast.UAdd) else self._compute("sub", [Fraction(0), inner], name_hint)
         assert isinstance(node, ast.BinOp)
         args = [self.emit(child) for child in operands(node)]
-        return self._compute(_OPS[type(node.op)], args, name_hint)
+        return self._compute(OPERATOR_NAMES[type(node.op)], args, name_hint)
 
     def operand(self, value: Fraction) -> str | Fraction:
         """A leaf number: an earlier result's variable, a question number's init variable, or a literal."""

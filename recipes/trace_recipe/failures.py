@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from trace_solver import gsm8k, mawps
 from trace_solver.executor import read_steps
-from trace_solver.expressions import compile_expression
+from trace_solver.expressions import OPERATOR_NAMES, compile_expression
 from trace_solver.gsm8k import ConversionSkip
 from trace_solver.jsonl import JSONLError, read_jsonl
 from trace_solver.loader import extract_yaml, load_completion
@@ -64,15 +64,6 @@ TRACE_CHARS = 160  # example trace, compacted to one line, at most
 EXIT_ERROR = 2  # the recipes' status for an expected failure (trace_recipe.script.EXIT_ERROR)
 
 _UNPARSED_STATUSES = frozenset({Status.PARSE_ERROR.value, Status.NOT_A_TRACE.value})
-_OPERATORS: dict[type[ast.operator], str] = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.FloorDiv: "floordiv",
-    ast.Mod: "mod",
-    ast.Pow: "pow",
-}
 _FOLDING_FUNCTIONS = frozenset({"min", "max"})  # k arguments: k-1 applications, like compute's min/max
 _STEP_OPERATIONS = {"consume": "sub"}  # step kinds that are a compute op under another name
 _NOT_OPERATIONS = frozenset({"init", "query"})
@@ -121,7 +112,7 @@ def _read_expression(node: ast.AST, literals: set[Fraction], operations: Counter
     if isinstance(node, ast.Constant):
         literals.add(parse_number(node.value))
     elif isinstance(node, ast.BinOp):
-        operations[_OPERATORS[type(node.op)]] += 1
+        operations[OPERATOR_NAMES[type(node.op)]] += 1
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         operations["neg"] += 1
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
