@@ -39,6 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from trace_recipe.errors import EXIT_ERROR
 from trace_solver import gsm8k, mawps
 from trace_solver.executor import read_steps
 from trace_solver.expressions import OPERATOR_NAMES, compile_expression
@@ -61,7 +62,6 @@ RECORD_FIELDS = ("question", "answer", "completion", "status")  # string fields 
 
 QUESTION_CHARS = 100  # example question shown in the table, at most
 TRACE_CHARS = 160  # example trace, compacted to one line, at most
-EXIT_ERROR = 2  # the recipes' status for an expected failure (trace_recipe.script.EXIT_ERROR)
 
 _UNPARSED_STATUSES = frozenset({Status.PARSE_ERROR.value, Status.NOT_A_TRACE.value})
 _FOLDING_FUNCTIONS = frozenset({"min", "max"})  # k arguments: k-1 applications, like compute's min/max

@@ -15,9 +15,8 @@ from typing import Any, NoReturn
 
 from trl import TrlParser
 
-from trace_recipe.errors import RecipeError
+from trace_recipe.errors import EXIT_ERROR, RecipeError
 
-EXIT_ERROR = 2  # argparse's status for a bad command line; the recipes use it for every expected failure
 EXIT_INTERRUPTED = 130  # the shell's status for Ctrl-C
 
 # Flags TRL/transformers offer that these recipes do not honour, with why: refused rather than silently ignored.
