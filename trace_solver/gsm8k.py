@@ -65,7 +65,7 @@ import ast
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -714,12 +714,20 @@ def split_lines(lines: Sequence[str], split: str) -> list[str]:
 
 def convert_lines(lines: Iterable[str], split: str) -> tuple[list[dict[str, Any]], Summary, list[tuple[str, str]]]:
     """Convert the lines of one split; returns the rows, a summary, and (id, "code: message") per skipped problem."""
+    return convert_all(lines, convert_line, SOURCE, split)
+
+
+def convert_all(
+    items: Iterable[Any], convert: Callable[[Any, str], dict[str, Any]], source: str, split: str
+) -> tuple[list[dict[str, Any]], Summary, list[tuple[str, str]]]:
+    """`convert(item, ident)` over one split's items (ids `<source>-<split>-00000` ...), counting what converts and
+    each ConversionSkip by code; returns the rows, the summary and (id, "code: message") per skipped item."""
     rows, summary, skipped = [], Summary(), []
-    for index, line in enumerate(lines):
-        ident = f"{SOURCE}-{split}-{index:05d}"
+    for index, item in enumerate(items):
+        ident = f"{source}-{split}-{index:05d}"
         summary.attempted += 1
         try:
-            row = convert_line(line, ident)
+            row = convert(item, ident)
         except ConversionSkip as skip:
             summary.skips[skip.code] += 1
             skipped.append((ident, f"{skip.code}: {skip}"))

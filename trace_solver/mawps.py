@@ -62,6 +62,7 @@ from trace_solver.gsm8k import (
     Summary,
     add_converter_arguments,
     content_words,
+    convert_all,
     count_steps,
     format_summary,
     is_explained,
@@ -475,23 +476,14 @@ def convert_rows(
     of last rows that form the dev split (DEV_SIZE for the real file; smaller for a sample of it).
     """
     dev_keys = dev_question_keys(rows, dev_size) if split == "train" else set()
-    out, summary, skipped = [], Summary(), []
-    for index, row in enumerate(rows[split_bounds(len(rows), split, dev_size)]):
-        ident = f"{SOURCE}-{split}-{index:05d}"
-        summary.attempted += 1
-        try:
-            converted = convert_row(row, ident)
-            if question_key(converted["question"]) in dev_keys:
-                raise ConversionSkip(SKIP_DEV_DUPLICATE, "the same question is in the dev split")
-        except ConversionSkip as skip:
-            summary.skips[skip.code] += 1
-            skipped.append((ident, f"{skip.code}: {skip}"))
-            continue
-        out.append(converted)
-        summary.converted += 1
-        summary.steps[converted["steps"]] += 1
-        summary.experts[converted["expert"]] += 1
-    return out, summary, skipped
+
+    def convert(row: Mapping[str, str], ident: str) -> dict[str, Any]:
+        converted = convert_row(row, ident)
+        if question_key(converted["question"]) in dev_keys:
+            raise ConversionSkip(SKIP_DEV_DUPLICATE, "the same question is in the dev split")
+        return converted
+
+    return convert_all(rows[split_bounds(len(rows), split, dev_size)], convert, SOURCE, split)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
