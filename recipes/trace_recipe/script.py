@@ -265,12 +265,14 @@ def run_script(
     parser: TrlParser,
     *,
     check: Callable[..., None] | None = None,
+    args: Sequence[str] | None = None,
 ) -> None:
-    """Parse flags (over `--config` YAML defaults), refuse unsupported ones, run `check` (cheap input checks, before
-    any model loads), then `main`; expected errors end with one line on stderr and exit status 2, Ctrl-C with 130.
+    """Parse flags (`args`, else the command line, over `--config` YAML defaults), refuse unsupported ones, run
+    `check` (cheap input checks, before any model loads), then `main`; expected errors end with one line on stderr and
+    exit status 2, Ctrl-C with 130.
     """
     try:
-        arguments = parser.parse_args_and_config()
+        arguments = parser.parse_args_and_config(args=args)
         share_cpu_cores()
         refuse_unhonoured_flags(arguments)
         if check is not None:

@@ -232,7 +232,7 @@ def test_ctrl_c_ends_with_one_line_and_status_130(capsys) -> None:
     from trace_recipe.script import run_script
 
     class Parser:
-        def parse_args_and_config(self) -> tuple[()]:
+        def parse_args_and_config(self, args: object = None) -> tuple[()]:
             return ()
 
     def interrupted() -> None:

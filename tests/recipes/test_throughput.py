@@ -158,3 +158,26 @@ def test_benchmark_rows_take_flags_after_a_plus() -> None:
     assert rows["before+tf32=true"] == {**benchmark.BEFORE, "tf32": "true"}
     with pytest.raises(SystemExit, match="flag=value"):
         benchmark.row_flags("after+tf32")
+
+
+def test_profile_writes_timings_and_tables(tiny_model_dir, stub_data, tmp_path) -> None:
+    """`benchmarks/sft_profile.py` runs the recipe, times a plain window, profiles one window with torch.profiler and
+    one with cProfile, writes the tables and stops the run after them."""
+    profile = load_script("benchmarks/sft_profile.py")
+    out = tmp_path / "profile"
+    summary = profile.main(
+        [
+            "--config", str(Path(__file__).parents[2] / "recipes/SmolLM2-135M-Instruct/sft_cpu.yaml"),
+            "--model_name_or_path", str(tiny_model_dir),
+            "--warmup", "1", "--steps", "2", "--out", str(out), "--",
+            "--dataset_path", "rows.jsonl", "--per_device_train_batch_size", "2", "--num_unfrozen_layers", "2",
+            "--eval_sets", "synthetic", "--disable_tqdm", "true",
+        ]
+    )  # fmt: skip
+    assert summary["seconds_per_step"] > 0 and summary["seconds_per_step_cprofile"] > 0
+    assert summary["host_syncs_per_step"] >= 1  # at least the trainer's loss and metrics `.item()`s
+    assert "aten::mm" in (out / "ops_by_host.txt").read_text()
+    assert "training_step" in (out / "python.txt").read_text()
+    assert json.loads((out / "summary.json").read_text())["seconds_per_step"] == summary["seconds_per_step"]
+    state = json.loads((out / "run" / "trainer_state.json").read_text())
+    assert state["global_step"] == 1 + 3 * 2  # stopped right after the cProfile window, before max_steps
