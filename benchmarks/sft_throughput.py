@@ -45,6 +45,7 @@ BEFORE = {
     "torch_compile": "false",
     "dataloader_num_workers": "0",
     "group_by_length": "false",
+    "cudnn_attention": "true",
 }
 LEVERS = {
     "tf32": {"tf32": "true"},
@@ -55,6 +56,7 @@ LEVERS = {
     "liger": {"use_liger_kernel": "true"},
     "torch_compile": {"torch_compile": "true", "pad_to_multiple_of": "64"},
     "dataloader_workers": {"dataloader_num_workers": "2"},
+    "no_cudnn_attention": {"cudnn_attention": "false"},
 }
 
 

@@ -33,7 +33,7 @@ from trace_recipe.pipeline import (
     write_card,
 )
 from trace_recipe.script import RecipeParser, run_script
-from trace_recipe.throughput import ThroughputCallback
+from trace_recipe.throughput import ThroughputCallback, set_cudnn_attention
 from trace_recipe.truncation import check_sft_lengths
 
 
@@ -42,6 +42,7 @@ def main(script_args: SFTScriptArguments, training_args: TraceSFTConfig, model_a
     set_seed(training_args.seed)
     setup_logging(training_args)
     unmask_empty_attention_rows()
+    set_cudnn_attention(training_args.cudnn_attention)  # off: cuDNN plans each new length on the host
     checkpoint = resume_checkpoint(training_args)
     log = training_args.distributed_state.print  # prints on the main process only
 

@@ -256,6 +256,10 @@ def fill_device_defaults(config: Any) -> None:
 _BF16_HELP = "bf16 mixed precision. Default: on for a CUDA GPU, off on CPU."
 _TF32_HELP = "TF32 tensor cores for fp32 matmuls. Default: on for an Ampere or newer CUDA GPU, off elsewhere."
 _CHECKPOINTING_HELP = "Gradient checkpointing. Default: on for a CUDA GPU, off on CPU."
+_CUDNN_ATTENTION_HELP = (
+    "Let attention use cuDNN's SDPA kernels. Default off: cuDNN plans every new sequence length on the host, which "
+    "made length-grouped training host-bound; the flash and memory-efficient kernels are used instead."
+)
 
 
 @dataclass
@@ -265,6 +269,7 @@ class TraceSFTConfig(SFTConfig):
 
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
     tf32: bool | None = field(default=None, metadata={"help": _TF32_HELP})
+    cudnn_attention: bool = field(default=False, metadata={"help": _CUDNN_ATTENTION_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     include_num_input_tokens_seen: str = field(
         default="non_padding",
@@ -293,6 +298,7 @@ class TraceRLOOConfig(RLOOConfig):
 
     bf16: bool | None = field(default=None, metadata={"help": _BF16_HELP})
     tf32: bool | None = field(default=None, metadata={"help": _TF32_HELP})
+    cudnn_attention: bool = field(default=False, metadata={"help": _CUDNN_ATTENTION_HELP})
     gradient_checkpointing: bool | None = field(default=None, metadata={"help": _CHECKPOINTING_HELP})
     num_generations: int | None = field(default=8, metadata={"help": "Completions sampled per prompt."})
     generation_backend: str = field(

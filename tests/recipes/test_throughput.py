@@ -181,3 +181,17 @@ def test_profile_writes_timings_and_tables(tiny_model_dir, stub_data, tmp_path) 
     assert json.loads((out / "summary.json").read_text())["seconds_per_step"] == summary["seconds_per_step"]
     state = json.loads((out / "run" / "trainer_state.json").read_text())
     assert state["global_step"] == 1 + 3 * 2  # stopped right after the cProfile window, before max_steps
+
+
+def test_sft_keeps_attention_off_cudnn_unless_asked(tiny_model_dir, stub_data, tmp_path) -> None:
+    """The recipe turns cuDNN's SDPA kernels off for the process (they plan each new sequence length on the host);
+    `--cudnn_attention true` leaves them on."""
+    import torch
+
+    try:
+        run_sft(tiny_model_dir, tmp_path / "default", "--max_steps", "1")
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        run_sft(tiny_model_dir, tmp_path / "on", "--max_steps", "1", "--cudnn_attention", "true")
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(True)
