@@ -135,7 +135,7 @@ class StepProfiler(TrainerCallback):
     def _write_python_table(self) -> None:
         assert self._python is not None
         stream = io.StringIO()
-        stats = pstats.Stats(self._python, stream=stream)
+        stats = pstats.Stats(self._python, stream=stream).strip_dirs()  # file names without the install folders
         stream.write(f"cProfile over {self.steps} steps, by own time\n")
         stats.sort_stats("tottime").print_stats(40)
         stream.write("\nby cumulative time\n")

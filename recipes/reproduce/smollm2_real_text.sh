@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# docs/results.md, "SmolLM2-135M-Instruct on real word problems": sft.yaml as written and at learning rate 5e-4, side
-# by side on one GPU; rl.yaml as written from the first; self-consistency of both models on GSM-8K dev; the failure
-# analysis by category.
+# docs/results.md, "SmolLM2-135M-Instruct on real word problems": sft.yaml as written and with 4 numeric variants,
+# side by side on one GPU; rl.yaml as written from the first; self-consistency of both models on GSM-8K dev; the
+# failure analysis by category.
 #
 #   bash recipes/reproduce/smollm2_real_text.sh OUT_DIR
 #
@@ -28,7 +28,7 @@ self_consistency() {  # RUN: greedy, SC@8 and SC@16 with any-of-k on GSM-8K dev
 }
 
 sft_run sft &
-sft_run sft_lr5e-4 --learning_rate 5e-4 &
+sft_run sft_variants4 --num_variants 4 &
 wait
 self_consistency sft &
 accelerate launch recipes/rl.py --config "$recipe/rl.yaml" --model_name_or_path "$runs/sft" --output_dir "$runs/rl" \

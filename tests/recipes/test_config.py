@@ -176,21 +176,39 @@ def test_embedded_model_recipes_train_the_same_layers_in_sft_and_rl():
     assert training_args.num_train_epochs == 5 and rl_args.max_steps == 20
 
 
-def test_real_text_recipes_share_their_sources_and_never_train_on_dev():
-    """SmolLM2, real pair: SFT and RL read the same GSM-8K and MAWPS/ASDiv-A files with their dev rows cut off
-    (`train[:-500]`, `train[:-300]`), evaluate on both dev splits, RL starts from SFT's output with the prompt filter
-    on, and no KL term (TRL would fold it into the rewards before counting zero-std groups)."""
+def test_real_text_recipes_split_the_problems_and_never_train_on_dev():
+    """SmolLM2, real pair: SFT and RL read the same GSM-8K file; RL's prompts are GSM-8K problems SFT never trains on
+    (RL on problems SFT fitted sharpened memorised answers), neither touches a dev split (the last 500 GSM-8K
+    problems, the last 300 MAWPS/ASDiv-A rows), both evaluate on both dev splits, RL starts from SFT's output with the
+    prompt filter on, and no KL term (TRL would fold it into the rewards before counting zero-std groups)."""
+    from datasets import ReadInstruction
+
     from trace_solver import gsm8k, mawps
 
     folder = ROOT / "recipes" / "SmolLM2-135M-Instruct"
     script_args, training_args, _ = parse(sft.make_parser(), "--config", str(folder / "sft.yaml"))
     rl_script_args, rl_args, rl_model = parse(rl.make_parser(), "--config", str(folder / "rl.yaml"))
-    sources = {(entry.path, entry.split) for entry in script_args.datasets}
-    assert sources == {(entry.path, entry.split) for entry in rl_script_args.datasets}
-    assert {split for _, split in sources} == {f"train[:-{gsm8k.DEV_SIZE}]", f"train[:-{mawps.DEV_SIZE}]"}
+    sizes = {"data/gsm8k/train.jsonl": 7473, "data/mawps-asdiv-a/train.csv": 3138}  # the files' rows
+    dev = {"data/gsm8k/train.jsonl": gsm8k.DEV_SIZE, "data/mawps-asdiv-a/train.csv": mawps.DEV_SIZE}
+
+    def rows(datasets) -> dict[str, set[int]]:
+        taken: dict[str, set[int]] = {}
+        for entry in datasets:
+            for part in ReadInstruction.from_spec(entry.split).to_absolute({"train": sizes[entry.path]}):
+                taken.setdefault(entry.path, set()).update(range(part.from_, part.to))
+        return taken
+
+    sft_rows, rl_rows = rows(script_args.datasets), rows(rl_script_args.datasets)
+    assert set(sft_rows) == set(sizes) and set(rl_rows) == {"data/gsm8k/train.jsonl"}
+    assert not sft_rows["data/gsm8k/train.jsonl"] & rl_rows["data/gsm8k/train.jsonl"]
+    assert len(rl_rows["data/gsm8k/train.jsonl"]) == 1000
+    for taken in (sft_rows, rl_rows):
+        for path, indices in taken.items():
+            assert max(indices) < sizes[path] - dev[path]  # no dev row
+    sources = {entry.path for entry in script_args.datasets}
     for args in (script_args, rl_script_args):
         assert {"gsm8k_dev", "mawps_dev", "synthetic"} <= set(args.eval_sets)
-        assert args.gsm8k_path in {path for path, _ in sources} and args.mawps_path in {path for path, _ in sources}
+        assert args.gsm8k_path in sources and args.mawps_path in sources
     assert script_args.num_variants > 0 and script_args.num_train_examples > 0  # variants and generated traces
     assert rl_script_args.num_variants == 0 and rl_script_args.num_train_examples == 0  # real prompts only
     assert rl_model.model_name_or_path == training_args.output_dir
