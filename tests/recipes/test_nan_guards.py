@@ -262,12 +262,9 @@ def test_a_negative_limit_is_refused_when_the_flags_are_parsed(capsys):
     from trace_recipe.script import run_script
 
     ran = []
-    parser = sft.make_parser()
-    parser.parse_args_and_config = lambda: type(parser).parse_args_and_config(
-        parser, args=["--output_dir", "out", "--max_nonfinite_grad_steps", "-1"]
-    )
+    flags = ["--output_dir", "out", "--max_nonfinite_grad_steps", "-1"]
     with pytest.raises(SystemExit) as stop:
-        run_script(lambda *arguments: ran.append(arguments), parser)
+        run_script(lambda *arguments: ran.append(arguments), sft.make_parser(), args=flags)
     message = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and not ran
     assert message == "error: max_nonfinite_grad_steps -1: use 0 (stop at the first) or more"

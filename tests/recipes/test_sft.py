@@ -181,12 +181,10 @@ def test_missing_dataset_file_exits_with_one_line(tmp_path, capsys):
     """`recipes/sft.py --dataset_path` naming no file stops before the model loads, with one line naming the file."""
     from trace_recipe.script import run_script
 
-    parser = sft.make_parser()
     missing = tmp_path / "absent.jsonl"
     flags = ["--dataset_path", str(missing), "--output_dir", str(tmp_path / "run"), "--report_to", "none"]
-    parser.parse_args_and_config = lambda: type(parser).parse_args_and_config(parser, args=flags)
     with pytest.raises(SystemExit) as stop:
-        run_script(sft.main, parser)
+        run_script(sft.main, sft.make_parser(), args=flags)
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: {missing}: no such file; expected JSONL, one JSON object a line"
