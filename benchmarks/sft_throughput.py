@@ -10,7 +10,7 @@ reads the figures that `trace_recipe.throughput.ThroughputCallback` records in t
 (non-padding) tokens per second over all processes, MFU against the card's dense bf16 peak, peak GPU memory.
 
 `before` is the recipe's trainer settings before the speed work (batch 8, fp32 matmuls outside bf16 autocast,
-unfused AdamW, random batches padded to their longest row, no compilation); `after` is the YAML as it is; `levers`
+unfused AdamW, random batches padded to their longest row, cuDNN's attention kernels, no compilation); `after` is the YAML as it is; `levers`
 adds one row per lever, each alone on top of `before`.
 """
 
