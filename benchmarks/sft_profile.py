@@ -25,8 +25,9 @@ from typing import Any
 from transformers import TrainerCallback
 
 ROOT = Path(__file__).resolve().parents[1]
-# Host calls that wait for the GPU: `.item()`/`.tolist()` and device-to-host copies end in one of these
-SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize", "aten::_local_scalar_dense")
+# Host calls that wait for the GPU (`.item()` and device-to-host copies end in one), and the op behind `.item()`
+SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize")
+ITEM_EVENT = "aten::_local_scalar_dense"
 LAUNCH_EVENTS = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
 
 
@@ -47,6 +48,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
     return args, extra
+
+
+def device_seconds(events: Any) -> float:
+    """GPU time of profiler events: the kernels' and copies' own rows only, as torch's table totals it (the op that
+    launched a kernel shows the same time again as its self device time, and user annotations span others)."""
+    from torch.autograd import DeviceType
+
+    return (
+        sum(
+            event.self_device_time_total
+            for event in events
+            if event.device_type == DeviceType.CUDA and not event.is_user_annotation
+        )
+        / 1e6
+    )
 
 
 def _synchronize() -> None:
@@ -125,11 +141,11 @@ class StepProfiler(TrainerCallback):
         figures: dict[str, Any] = {
             "kernel_launches_per_step": per_step(LAUNCH_EVENTS),
             "host_syncs_per_step": per_step(SYNC_EVENTS),
-            "sync_calls": {event.key: event.count for event in averages if event.key in SYNC_EVENTS},
+            "item_calls_per_step": per_step((ITEM_EVENT,)),
+            "sync_calls": {event.key: event.count for event in averages if event.key in (*SYNC_EVENTS, ITEM_EVENT)},
         }
-        if on_gpu:  # every kernel's time is the self device time of the op that launched it
-            busy = sum(event.self_device_time_total for event in averages) / 1e6 / self.steps
-            figures["gpu_busy_seconds_per_step"] = busy
+        if on_gpu:
+            figures["gpu_busy_seconds_per_step"] = device_seconds(averages) / self.steps
         return figures
 
     def _write_python_table(self) -> None:

@@ -10,8 +10,8 @@ reads the figures that `trace_recipe.throughput.ThroughputCallback` records in t
 (non-padding) tokens per second over all processes, MFU against the card's dense bf16 peak, peak GPU memory.
 
 `before` is the recipe's trainer settings before the speed work (batch 8, fp32 matmuls outside bf16 autocast,
-unfused AdamW, random batches padded to their longest row, cuDNN's attention kernels, no compilation); `after` is the YAML as it is; `levers`
-adds one row per lever, each alone on top of `before`.
+unfused AdamW, random batches padded to their longest row, cuDNN's attention kernels, no compilation); `after` is the
+YAML as it is; `levers` adds one row per lever, each alone on top of `before`.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def set_cudnn_attention(enabled: bool) -> None:
     """Whether SDPA may use cuDNN's attention kernels (process-wide); without them it uses flash or memory-efficient.
 
     cuDNN's attention builds an execution plan for every new sequence length, about 2.5 ms of host time per call:
-    with length-grouped batches that was 150 ms of a 0.27 s SFT step of the 30-layer SmolLM2 at batch 64 on an H200
+    with length-grouped batches that was 155 ms of each step of the 30-layer SmolLM2 at batch 64 on an H200
     (`benchmarks/sft_profile.py`), while the GPU waited.
     """
     import torch
