@@ -24,6 +24,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from trace_recipe.throughput import synchronize
+
 ROOT = Path(__file__).resolve().parents[1]
 # Host calls that wait for the GPU (`.item()` and device-to-host copies end in one), and the op behind `.item()`
 SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize")
@@ -65,13 +67,6 @@ def device_seconds(events: Any) -> float:
     )
 
 
-def _synchronize() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
 class StepProfiler(TrainerCallback):
     """Three windows of `steps` optimizer steps after `warmup`: plain timing, torch.profiler, cProfile; then stop."""
 
@@ -91,7 +86,7 @@ class StepProfiler(TrainerCallback):
         window = self._window_start(state.global_step)
         if window is None:
             return
-        _synchronize()
+        synchronize()
         if window == 1:
             import torch
 
@@ -109,7 +104,7 @@ class StepProfiler(TrainerCallback):
         window = self._window_start(state.global_step - self.steps)
         if window is None:
             return
-        _synchronize()
+        synchronize()
         seconds = (time.perf_counter() - self._start) / self.steps
         if window == 0:
             self.summary["seconds_per_step"] = seconds

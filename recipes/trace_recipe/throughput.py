@@ -108,7 +108,7 @@ class ThroughputCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._sequences += args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
         if state.global_step == self.warmup_steps or (self._start is None and state.global_step > self.warmup_steps):
-            self._synchronize()
+            synchronize()
             self._start = (time.perf_counter(), state.global_step, int(state.num_input_tokens_seen), self._sequences)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -125,7 +125,7 @@ class ThroughputCallback(TrainerCallback):
     def _figures(self, args: Any, state: Any) -> dict[str, float]:
         if self._start is None or state.global_step <= self.warmup_steps:
             return {}
-        self._synchronize()
+        synchronize()
         start_time, start_step, start_tokens, start_sequences = self._start
         seconds = time.perf_counter() - start_time
         steps = state.global_step - start_step  # counted from where timing started, a resumed run included
@@ -147,12 +147,13 @@ class ThroughputCallback(TrainerCallback):
             figures["train_peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
         return figures
 
-    @staticmethod
-    def _synchronize() -> None:
-        import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+def synchronize() -> None:
+    """Wait for the GPU's queued work (timings would otherwise end before it does); nothing on CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def set_cudnn_attention(enabled: bool) -> None:
